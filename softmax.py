@@ -1,0 +1,95 @@
+"""Part 1: a softmax classifier for CIFAR-10.
+
+The simplest image classifier there is: each class gets one weight per pixel and a bias,
+an image's score for a class is the weighted sum of its pixels, and softmax turns the ten
+scores into probabilities. Gradient descent on the cross-entropy loss learns the weights
+from 100 random training images at a time. Expect about 30 % test accuracy: three times
+chance, and a baseline for the neural network of Part 2.
+
+    python softmax.py [--learning_rate 0.005] [--max_steps 1000] [--batch_size 100]
+"""
+import time
+
+import numpy as np
+import data_helpers  # first: it imports TensorFlow without the start-up log noise
+import tensorflow as tf
+
+
+def parse_args():
+    parser = data_helpers.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--learning_rate', type=data_helpers.positive_float, default=0.005,
+                        help='gradient descent step size (default: %(default)s)')
+    parser.add_argument('--max_steps', type=data_helpers.non_negative_int, default=1000,
+                        help='number of training steps (default: %(default)s)')
+    parser.add_argument('--batch_size', type=data_helpers.positive_int, default=100,
+                        help='random training images per step (default: %(default)s)')
+    data_helpers.add_data_flags(parser)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    beginTime = time.time()
+    rng = data_helpers.set_seed(args.seed)
+
+    # Prepare data: the image arrays go to TensorFlow as they are, without a copy.
+    data_sets = data_helpers.load_data(args.data_dir)
+    num_train = len(data_sets['labels_train'])
+    if args.batch_size > num_train:
+        raise data_helpers.InputError('--batch_size must be at most the number of '
+                                      'training images (%d), got %d'
+                                      % (num_train, args.batch_size))
+    images_train = data_helpers.to_tensor(data_sets['images_train'])
+    labels_train = tf.constant(data_sets['labels_train'])
+    image_pixels = data_sets['images_train'].shape[1]
+    classes = len(data_sets['classes'])
+
+    # The model's parameters: one weight per pixel and class, one bias per class,
+    # all starting at zero.
+    weights = tf.Variable(tf.zeros([image_pixels, classes]), name='weights')
+    biases = tf.Variable(tf.zeros([classes]), name='biases')
+
+    def inference(images):
+        """Class scores (logits) for each image: a weighted sum of its pixels."""
+        return tf.matmul(images, weights) + biases
+
+    def accuracy(logits, labels):
+        """Fraction of images whose highest-scoring class is the true one."""
+        correct_prediction = tf.equal(tf.argmax(logits, 1), labels)
+        return tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
+
+    @tf.function(autograph=False)
+    def train_step(indices):
+        """One step of gradient descent on the images at `indices`.
+
+        Returns the batch's accuracy before the step, as the tutorial printed it.
+        """
+        images = tf.gather(images_train, indices)
+        labels = tf.gather(labels_train, indices)
+        with tf.GradientTape() as tape:
+            logits = inference(images)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels, logits=logits))
+        grad_weights, grad_biases = tape.gradient(loss, [weights, biases])
+        weights.assign_sub(args.learning_rate * grad_weights)
+        biases.assign_sub(args.learning_rate * grad_biases)
+        return accuracy(logits, labels)
+
+    for i in range(args.max_steps):
+        # A batch of random training images (drawn with replacement, as in the tutorial).
+        indices = rng.integers(num_train, size=args.batch_size)
+        train_accuracy = train_step(indices)
+        if i % 100 == 0:
+            print('Step {:5d}: training accuracy {:g}'.format(i, train_accuracy))
+
+    # After training, evaluate on the test images the model has never seen.
+    test_images = data_helpers.to_tensor(data_sets['images_test'])
+    test_accuracy = accuracy(inference(test_images), data_sets['labels_test'])
+    print('Test accuracy {:g}'.format(test_accuracy))
+
+    endTime = time.time()
+    print('Total time: {:5.2f}s'.format(endTime - beginTime))
+
+
+if __name__ == '__main__':
+    data_helpers.run(main)

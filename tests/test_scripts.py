@@ -1,0 +1,238 @@
+"""End to end: each script run as a learner runs it, on the small dataset."""
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from conftest import (ROOT, assert_one_line_error, printed_value, run_script,
+                      write_cifar)
+
+CHANCE = 0.1
+
+
+def lines_starting(output, prefix):
+    return [line for line in output.splitlines() if line.startswith(prefix)]
+
+
+# softmax.py ----------------------------------------------------------------------------
+
+def test_softmax_trains_and_prints_the_tutorial_lines(tiny_cifar, tmp_path):
+    result = run_script('softmax.py', '--data_dir', tiny_cifar, '--seed', 3, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    steps = lines_starting(result.stdout, 'Step')
+    assert [int(re.match(r'Step +(\d+): training accuracy [\d.]+$', s).group(1))
+            for s in steps] == list(range(0, 1000, 100))
+    assert printed_value(result.stdout, 'Test accuracy') > 2 * CHANCE
+    assert re.search(r'^Total time: +[\d.]+s$', result.stdout, re.M)
+    assert result.stderr == ''
+
+
+def test_seed_makes_runs_repeatable(tiny_cifar, tmp_path):
+    def accuracies(seed):
+        result = run_script('softmax.py', '--data_dir', tiny_cifar, '--seed', seed,
+                            '--max_steps', 300, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return [l for l in result.stdout.splitlines() if 'accuracy' in l]
+    first = accuracies(7)
+    assert first == accuracies(7)
+    assert first != accuracies(8)
+
+
+@pytest.mark.parametrize('flags,message', [
+    (['--learning_rate', '0'], '--learning_rate: must be > 0'),
+    (['--learning_rate', 'fast'], "'fast' is not a number"),
+    (['--max_steps', '-1'], '--max_steps: must be >= 0'),
+    (['--batch_size', '0'], '--batch_size: must be > 0'),
+    (['--batch_size', '1001'], '--batch_size must be at most the number of training '
+                               'images (1000)'),
+])
+def test_softmax_rejects_bad_flags(tiny_cifar, tmp_path, flags, message):
+    result = run_script('softmax.py', '--data_dir', tiny_cifar, *flags, cwd=tmp_path)
+    assert_one_line_error(result, message)
+
+
+def test_missing_data_folder_is_one_line(tmp_path):
+    for script in ['softmax.py', 'run_fc_model.py']:
+        result = run_script(script, '--data_dir', tmp_path / 'absent', cwd=tmp_path)
+        assert_one_line_error(result, 'CIFAR-10 not found', 'cifar-10-python.tar.gz')
+        assert result.returncode == 1
+
+
+def test_broken_pickle_is_named(tmp_path):
+    folder = write_cifar(tmp_path / 'cifar', per_batch=20, test=20)
+    (folder / 'data_batch_5').write_bytes(b'\x80\x02}q\x00(X')
+    result = run_script('softmax.py', '--data_dir', folder, cwd=tmp_path)
+    assert_one_line_error(result, 'data_batch_5 is truncated')
+
+
+# run_fc_model.py and restore_model.py --------------------------------------------------
+
+def train(data_dir, train_dir, *flags):
+    return run_script('run_fc_model.py', '--data_dir', data_dir, '--train_dir', train_dir,
+                      '--batch_size', 100, '--seed', 1, *flags, cwd=train_dir.parent)
+
+
+def restore(data_dir, train_dir):
+    return run_script('restore_model.py', '--data_dir', data_dir, '--train_dir', train_dir,
+                      cwd=train_dir.parent)
+
+
+@pytest.fixture(scope='module')
+def trained(tiny_cifar, tmp_path_factory):
+    """One 1200-step training run shared by the tests that read its results."""
+    train_dir = tmp_path_factory.mktemp('run') / 'tf_logs'
+    result = train(tiny_cifar, train_dir, '--max_steps', 1200)
+    assert result.returncode == 0, result.stderr
+    return train_dir, result
+
+
+def test_run_fc_model_prints_parameters_steps_checkpoints_and_accuracy(trained):
+    train_dir, result = trained
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ['', 'Parameters:', 'batch_size = 100']
+    for line in ['hidden1 = 120', 'learning_rate = 0.001', 'max_steps = 1200',
+                 'reg_constant = 0.1', 'train_dir = %s' % train_dir]:
+        assert line in lines
+    steps = lines_starting(result.stdout, 'Step')
+    assert [int(re.match(r'Step (\d+), training accuracy [\d.]+$', s).group(1))
+            for s in steps] == list(range(0, 1200, 100))
+    assert lines_starting(result.stdout, 'Saved checkpoint') == [
+        'Saved checkpoint %s' % (train_dir / 'checkpoint-1000'),
+        'Saved checkpoint %s' % (train_dir / 'checkpoint-1200')]
+    assert printed_value(result.stdout, 'Test accuracy') > 3 * CHANCE
+    assert lines[-1].startswith('Total time:')
+
+
+def test_tensorboard_reads_scalars_histogram_and_graph(trained):
+    train_dir, _ = trained
+    logdirs = [p for p in train_dir.iterdir() if p.is_dir()]
+    assert len(logdirs) == 1 and re.fullmatch(r'\d{8}-\d{6}', logdirs[0].name)
+    events = event_accumulator.EventAccumulator(  # 0: keep every event, not a sample
+        str(logdirs[0]), size_guidance={event_accumulator.TENSORS: 0})
+    events.Reload()
+    assert events.Tags()['graph']
+    graph = events.Graph()
+    assert any(node.op == 'MatMul' for node in graph.node)
+    for tag, plugin in [('Loss/loss', 'scalars'), ('Accuracy/train_accuracy', 'scalars'),
+                        ('Layer2/logits', 'histograms')]:
+        logged = events.Tensors(tag)
+        assert [e.step for e in logged] == list(range(0, 1200, 100)), tag
+        assert events.SummaryMetadata(tag).plugin_data.plugin_name == plugin
+    losses = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors('Loss/loss')]
+    assert losses[-1] < losses[0]
+
+
+def test_restore_model_reproduces_the_printed_accuracy(tiny_cifar, trained):
+    train_dir, result = trained
+    restored = restore(tiny_cifar, train_dir)
+    assert restored.returncode == 0, restored.stderr
+    assert 'Restoring variables from checkpoint' in restored.stdout
+    assert printed_value(restored.stdout, 'Current step:') == 1200
+    assert printed_value(restored.stdout, 'Test accuracy') == \
+        printed_value(result.stdout, 'Test accuracy')
+
+
+def test_resume_continues_with_the_step_counter(tiny_cifar, tmp_path):
+    train_dir = tmp_path / 'tf_logs'
+    assert train(tiny_cifar, train_dir, '--max_steps', 1000).returncode == 0
+    resumed = train(tiny_cifar, train_dir, '--max_steps', 1300, '--resume')
+    assert resumed.returncode == 0, resumed.stderr
+    assert 'Resuming from step 1000' in resumed.stdout
+    steps = lines_starting(resumed.stdout, 'Step')
+    assert steps[0].startswith('Step 1000,') and steps[-1].startswith('Step 1200,')
+    assert printed_value(restore(tiny_cifar, train_dir).stdout, 'Current step:') == 1300
+
+
+def test_ctrl_c_saves_the_current_step(tiny_cifar, tmp_path):
+    train_dir = tmp_path / 'tf_logs'
+    process = subprocess.Popen(
+        [sys.executable, '-u', str(ROOT / 'run_fc_model.py'), '--data_dir', str(tiny_cifar),
+         '--train_dir', str(train_dir), '--max_steps', '1000000', '--batch_size', '100'],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.startswith('Step 200,'):
+            break
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    match = re.search(r'Interrupted at step (\d+): saved checkpoint (\S+); continue with '
+                      r'--resume', err)
+    assert match and 'Traceback' not in err, err
+    step = int(match.group(1))
+    assert step >= 200
+    assert match.group(2) == str(train_dir / ('checkpoint-%d' % step))
+    assert printed_value(restore(tiny_cifar, train_dir).stdout, 'Current step:') == step
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tiny_cifar, tmp_path):
+    train_dir = tmp_path / 'tf_logs'
+    assert train(tiny_cifar, train_dir, '--max_steps', 1000).returncode == 0
+    good = restore(tiny_cifar, train_dir)
+    result = train(tiny_cifar, train_dir, '--max_steps', 3000, '--resume',
+                   '--learning_rate', '1e30')
+    assert_one_line_error(result, 'training diverged', 'lower --learning_rate',
+                          'last good checkpoint is %s' % (train_dir / 'checkpoint-1000'))
+    after = restore(tiny_cifar, train_dir)
+    assert printed_value(after.stdout, 'Current step:') == 1000
+    assert printed_value(after.stdout, 'Test accuracy') == \
+        printed_value(good.stdout, 'Test accuracy')
+
+
+@pytest.mark.parametrize('flags,message', [
+    (['--hidden1', '0'], '--hidden1: must be > 0'),
+    (['--reg_constant', '-0.1'], '--reg_constant: must be >= 0'),
+    (['--learning_rate', '-1'], '--learning_rate: must be > 0'),
+    (['--learning_rate', 'nan'], '--learning_rate: must be > 0'),
+    (['--max_steps', '-5'], '--max_steps: must be >= 0'),
+    (['--batch_size', '0'], '--batch_size: must be > 0'),
+    (['--batch_size', '5000'], '--batch_size must be at most the number of training '
+                               'images (1000)'),
+    (['--resume'], 'no checkpoint in'),
+])
+def test_run_fc_model_rejects_bad_input(tiny_cifar, tmp_path, flags, message):
+    result = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
+                        tmp_path / 'tf_logs', *flags, cwd=tmp_path)
+    assert_one_line_error(result, message)
+    assert not list(tmp_path.glob('tf_logs/checkpoint*'))
+
+
+def test_resume_with_other_hidden_units_is_refused(tiny_cifar, trained, tmp_path):
+    train_dir, _ = trained
+    result = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
+                        train_dir, '--resume', '--hidden1', 64, cwd=tmp_path)
+    assert_one_line_error(result, '120 hidden units', 'this run needs 3072, 64 and 10')
+
+
+def test_restore_model_without_a_checkpoint(tiny_cifar, tmp_path):
+    (tmp_path / 'empty').mkdir()
+    for train_dir in [tmp_path / 'empty', tmp_path / 'missing']:
+        result = restore(tiny_cifar, train_dir)
+        assert_one_line_error(result, 'no checkpoint in', 'run_fc_model.py')
+
+
+def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, tmp_path):
+    import two_layer_fc
+    train_dir = tmp_path / 'tf_logs'
+    other = two_layer_fc.TwoLayerFC(784, 8, 10)  # an MNIST-sized network
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=other), str(train_dir), 1,
+                               checkpoint_name='checkpoint').save(5)
+    result = restore(tiny_cifar, train_dir)
+    assert_one_line_error(result, 'expects 784-pixel images', '3072-pixel')
+
+
+def test_restore_model_refuses_a_corrupt_checkpoint(tiny_cifar, trained, tmp_path):
+    import shutil
+    train_dir = tmp_path / 'tf_logs'
+    shutil.copytree(trained[0], train_dir)
+    (train_dir / 'checkpoint').write_text(
+        (train_dir / 'checkpoint').read_text().replace(str(trained[0]), str(train_dir)))
+    index = train_dir / 'checkpoint-1200.index'
+    index.write_bytes(index.read_bytes()[:40])
+    result = restore(tiny_cifar, train_dir)
+    assert_one_line_error(result, 'checkpoint-1200')

@@ -1,0 +1,92 @@
+"""two_layer_fc.py: inference(), loss(), training(), evaluation() and checkpoints."""
+import numpy as np
+import pytest
+
+import data_helpers
+import tensorflow as tf
+import two_layer_fc
+
+
+def small_model(reg_constant=0.1, hidden=16, seed=0):
+    tf.random.set_seed(seed)
+    return two_layer_fc.TwoLayerFC(3072, hidden, 10, reg_constant=reg_constant)
+
+
+def test_shapes_and_initialisation():
+    model = two_layer_fc.TwoLayerFC(3072, 120, 10)
+    assert model.weights1.shape == (3072, 120) and model.weights2.shape == (120, 10)
+    np.testing.assert_array_equal(model.biases1.numpy(), 0)
+    np.testing.assert_array_equal(model.biases2.numpy(), 0)
+    for weights, fan_in in [(model.weights1, 3072), (model.weights2, 120)]:
+        w = weights.numpy()
+        stddev = 1 / np.sqrt(fan_in)
+        assert np.abs(w).max() <= 2 * stddev  # truncated at two standard deviations
+        # A normal truncated at +-2 sigma has 0.88 sigma standard deviation.
+        assert abs(w.std() / (0.88 * stddev) - 1) < 0.1
+    assert int(model.global_step) == 0
+    assert len(model.trainable_variables) == 4  # the step counter is not trained
+
+
+def test_inference_and_evaluation():
+    model = small_model()
+    images = tf.random.normal([7, 3072])
+    logits = two_layer_fc.inference(images, model)
+    assert logits.shape == (7, 10)
+    hidden = np.maximum(images.numpy() @ model.weights1.numpy(), 0)
+    np.testing.assert_allclose(logits.numpy(), hidden @ model.weights2.numpy(), rtol=1e-4,
+                               atol=1e-4)
+    labels = tf.argmax(logits, 1)
+    assert float(two_layer_fc.evaluation(logits, labels)) == 1.0
+    assert float(two_layer_fc.evaluation(logits, (labels + 1) % 10)) == 0.0
+
+
+@pytest.mark.parametrize('reg_constant', [0.0, 0.1, 2.5])
+def test_l2_term_is_reg_constant_times_half_the_sum_of_squared_weights(reg_constant):
+    model = small_model(reg_constant)
+    logits = tf.zeros([4, 10])  # cross-entropy of equal scores is exactly log(10)
+    labels = tf.constant([0, 1, 2, 3], tf.int64)
+    total = float(two_layer_fc.loss(logits, labels, model))
+    squares = (np.sum(model.weights1.numpy().astype(np.float64) ** 2) +
+               np.sum(model.weights2.numpy().astype(np.float64) ** 2))
+    assert total == pytest.approx(np.log(10) + reg_constant * squares / 2, rel=1e-5)
+
+
+def test_training_lowers_the_loss_and_counts_steps(tiny_cifar):
+    data = data_helpers.load_data(str(tiny_cifar))
+    images = tf.constant(data['images_train'])
+    labels = tf.constant(data['labels_train'])
+    model = small_model(reg_constant=0.01)
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = two_layer_fc.loss(two_layer_fc.inference(images, model), labels, model)
+        two_layer_fc.training(tape, loss, model, 0.0005)
+        return float(loss)
+
+    losses = [step() for _ in range(30)]
+    assert losses[-1] < 0.5 * losses[0]
+    assert int(model.global_step) == 30
+    accuracy = two_layer_fc.evaluation(two_layer_fc.inference(images, model), labels)
+    assert float(accuracy) > 0.5
+
+
+def test_restore_round_trip_and_shape_mismatch(tmp_path):
+    model = small_model(hidden=16, seed=1)
+    model.global_step.assign(42)
+    tf.train.Checkpoint(model=model).write(str(tmp_path / 'checkpoint-42'))
+    # A CheckpointManager records the latest checkpoint; imitate one.
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(tmp_path), 1,
+                               checkpoint_name='checkpoint').save(42)
+    assert two_layer_fc.checkpoint_sizes(two_layer_fc.latest_checkpoint(str(tmp_path))) \
+        == (3072, 16, 10)
+
+    restored = small_model(hidden=16, seed=2)
+    two_layer_fc.restore(tf.train.Checkpoint(model=restored), str(tmp_path))
+    np.testing.assert_array_equal(restored.weights1.numpy(), model.weights1.numpy())
+    assert int(restored.global_step) == 42
+
+    with pytest.raises(data_helpers.InputError, match='16 hidden units'):
+        two_layer_fc.restore(tf.train.Checkpoint(model=small_model(hidden=8)),
+                             str(tmp_path))
+    with pytest.raises(data_helpers.InputError, match='no checkpoint'):
+        two_layer_fc.latest_checkpoint(str(tmp_path / 'empty'))
