@@ -13,12 +13,18 @@ import tempfile
 
 import numpy as np
 
+import download
+
 CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 IMAGE_PIXELS = 32 * 32 * 3  # each row: 1024 red, then 1024 green, then 1024 blue values
 
 # Where the data lives unless --data_dir says otherwise: $CIFAR10_DIR, else the folder
 # that cifar-10-python.tar.gz extracts to, in the working directory (as in the tutorial).
-DEFAULT_DATA_DIR = os.environ.get('CIFAR10_DIR', 'cifar-10-batches-py')
+DEFAULT_DATA_DIR = os.environ.get('CIFAR10_DIR') or 'cifar-10-batches-py'
+# The official archive; $CIFAR10_URL may name a mirror or a local copy (file://...), and
+# $CIFAR10_MD5 the checksum of a copy that is not byte-identical to the official one.
+CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
+CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a'
 TRAIN_FILES = ['data_batch_%d' % i for i in range(1, 6)]
 TEST_FILE = 'test_batch'
 
@@ -76,12 +82,13 @@ def load_CIFAR10_batch(filename):
         with open(filename, 'rb') as f:
             batch = pickle.load(f, encoding='latin1')
     except FileNotFoundError:
-        raise InputError('%s is missing: the CIFAR-10 folder is incomplete; '
-                         'delete it and extract cifar-10-python.tar.gz again' % filename)
+        raise InputError('%s is missing: the CIFAR-10 folder is incomplete; delete %s and '
+                         'run again to fetch a fresh copy' % (filename, os.path.dirname(filename)))
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
             ImportError, IndexError, KeyError) as e:
-        raise InputError('%s is truncated or not a CIFAR-10 pickle (%s): delete it and '
-                         'extract cifar-10-python.tar.gz again' % (filename, type(e).__name__))
+        raise InputError('%s is truncated or not a CIFAR-10 pickle (%s): delete %s and run '
+                         'again to fetch a fresh copy'
+                         % (filename, type(e).__name__, os.path.dirname(filename)))
     except OSError as e:
         raise InputError('cannot read %s: %s' % (filename, e.strerror or e))
     images = batch.get('data') if isinstance(batch, dict) else None
@@ -90,8 +97,8 @@ def load_CIFAR10_batch(filename):
             or images.shape[1] != IMAGE_PIXELS or labels is None
             or len(labels) != len(images)):
         raise InputError('%s is not a CIFAR-10 batch (expected "data": uint8 N x %d and '
-                         'N "labels"): delete it and extract cifar-10-python.tar.gz again'
-                         % (filename, IMAGE_PIXELS))
+                         'N "labels"): delete %s and run again to fetch a fresh copy'
+                         % (filename, IMAGE_PIXELS, os.path.dirname(filename)))
     labels = np.asarray(labels, dtype=np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
         raise InputError('%s has labels outside 0..%d: it is not a CIFAR-10 batch'
@@ -106,7 +113,8 @@ def load_data(data_dir=DEFAULT_DATA_DIR):
     zero. Images are float32: float64 would double the memory and change no result.
 
     Args:
-      data_dir: the folder cifar-10-python.tar.gz extracts to (cifar-10-batches-py).
+      data_dir: the folder cifar-10-python.tar.gz extracts to (cifar-10-batches-py);
+        fetched with maybe_download() if it does not exist.
 
     Returns:
       A dict with 'images_train' (50000 x 3072 float32), 'labels_train' (50000 int64),
@@ -115,11 +123,7 @@ def load_data(data_dir=DEFAULT_DATA_DIR):
     Raises:
       InputError: the folder or one of its files is missing or broken.
     """
-    if not os.path.isdir(data_dir):
-        raise InputError(
-            'CIFAR-10 not found in %r: download '
-            'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, extract it there '
-            '(tar xzf cifar-10-python.tar.gz), or pass --data_dir / set CIFAR10_DIR' % data_dir)
+    maybe_download(data_dir)
     batches = [load_CIFAR10_batch(os.path.join(data_dir, name)) for name in TRAIN_FILES]
     labels_train = np.concatenate([labels for _, labels in batches])
 
@@ -145,6 +149,35 @@ def load_data(data_dir=DEFAULT_DATA_DIR):
         'labels_test': labels_test,
         'classes': list(CLASSES),
     }
+
+
+def maybe_download(data_dir):
+    """Fetch CIFAR-10 into data_dir unless that folder exists already.
+
+    The archive is kept beside the folder (data_dir/../cifar-10-python.tar.gz), so a
+    deleted folder is extracted again without the network. See download.py for how an
+    interrupted or corrupt download never leaves anything that looks valid.
+
+    Raises:
+      InputError: the download, the checksum or the extraction failed.
+    """
+    if os.path.isdir(data_dir):
+        return
+    url = os.environ.get('CIFAR10_URL') or CIFAR10_URL
+    md5 = os.environ.get('CIFAR10_MD5') or CIFAR10_MD5
+    archive = os.path.join(os.path.dirname(os.path.abspath(data_dir)),
+                           'cifar-10-python.tar.gz')
+    try:
+        if os.path.exists(archive) and download.md5_of(archive) != md5:
+            print('%s does not match MD5 %s: downloading it again' % (archive, md5))
+            os.remove(archive)
+        if not os.path.exists(archive):
+            print('CIFAR-10 not found in %r: fetching it (170 MB, once)' % data_dir)
+            download.download(url, archive, md5)
+        print('Extracting %s to %s' % (archive, data_dir))
+        download.extract(archive, 'cifar-10-batches-py', data_dir)
+    except download.DownloadError as e:
+        raise InputError(str(e))
 
 
 def gen_batch(num_examples, batch_size, num_iter, rng=None):

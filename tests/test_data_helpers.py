@@ -80,8 +80,10 @@ def test_gen_batch_rejects_a_batch_larger_than_the_data():
         next(data_helpers.gen_batch(10, 11, 1))
 
 
-def test_missing_folder_says_where_to_get_the_data(tmp_path):
-    with pytest.raises(data_helpers.InputError, match='cifar-10-python.tar.gz'):
+def test_missing_folder_is_fetched_and_failure_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv('CIFAR10_URL', 'http://127.0.0.1:9/cifar-10-python.tar.gz')
+    with pytest.raises(data_helpers.InputError, match='download it by hand and save it as '
+                       + str(tmp_path / 'cifar-10-python.tar.gz')):
         data_helpers.load_data(str(tmp_path / 'nowhere'))
 
 

@@ -1,0 +1,243 @@
+"""Automatic download of CIFAR-10 from a loopback HTTP server the tests run.
+
+The server (127.0.0.1 only) serves an archive built here in the official layout. Every
+failure must leave nothing that a later run takes as valid, and the next good run must
+succeed by itself.
+"""
+import errno
+import hashlib
+import http.server
+import io
+import os
+import socket
+import tarfile
+import threading
+
+import pytest
+
+from conftest import assert_one_line_error, printed_value, run_script, write_cifar
+
+
+def build_archive(tmp_path):
+    """cifar-10-python.tar.gz bytes, laid out as the official one."""
+    folder = write_cifar(tmp_path / 'src' / 'cifar-10-batches-py', per_batch=100, test=100)
+    (folder / 'readme.html').write_text('<p>CIFAR-10</p>')
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w:gz') as tar:
+        tar.add(folder, arcname='cifar-10-batches-py')
+    return buffer.getvalue()
+
+
+class Server:
+    """A loopback HTTP server whose answer each test chooses: 'ok', 'missing' (404),
+    'half' (closes the connection halfway through) or 'truncated' (a cut archive)."""
+
+    def __init__(self, archive):
+        self.archive, self.mode, self.requests = archive, 'ok', 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests += 1
+                if server.mode == 'missing':
+                    self.send_error(404)
+                    return
+                body = server.archive
+                if server.mode == 'truncated':
+                    body = body[:len(body) // 2]
+                self.send_response(200)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                if server.mode == 'half':
+                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d/cifar-10-python.tar.gz' % self.httpd.server_port
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope='module')
+def archive(tmp_path_factory):
+    return build_archive(tmp_path_factory.mktemp('archive'))
+
+
+@pytest.fixture
+def server(archive):
+    server = Server(archive)
+    yield server
+    server.close()
+
+
+def softmax(workdir, url, md5, *flags):
+    """softmax.py in workdir with the default data folder and a short run."""
+    return run_script('softmax.py', '--max_steps', 100, *flags, cwd=workdir,
+                      env={'CIFAR10_URL': url, 'CIFAR10_MD5': md5, 'CIFAR10_DIR': ''})
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+def assert_nothing_looks_valid(workdir):
+    """No data folder and no archive: only what a later run ignores may remain."""
+    assert not (workdir / 'cifar-10-batches-py').exists()
+    assert not (workdir / 'cifar-10-python.tar.gz').exists()
+    leftovers = [p.name for p in workdir.iterdir()]
+    assert leftovers == [], leftovers
+
+
+def assert_good_run_recovers(workdir, server, archive):
+    server.mode = 'ok'
+    result = softmax(workdir, server.url, md5(archive))
+    assert result.returncode == 0, result.stderr
+    assert printed_value(result.stdout, 'Test accuracy') > 0.1
+
+
+def test_first_run_downloads_verifies_extracts_and_trains(tmp_path, server, archive):
+    result = softmax(tmp_path, server.url, md5(archive))
+    assert result.returncode == 0, result.stderr
+    assert 'Downloading %s' % server.url in result.stdout
+    assert '100%' in result.stdout and 'MB/s' in result.stdout
+    assert 'Extracting' in result.stdout
+    assert printed_value(result.stdout, 'Test accuracy') > 0.1
+    assert server.requests == 1
+    assert sorted(p.name for p in (tmp_path / 'cifar-10-batches-py').iterdir()) == [
+        'batches.meta', 'data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4',
+        'data_batch_5', 'readme.html', 'test_batch']
+    assert (tmp_path / 'cifar-10-python.tar.gz').read_bytes() == archive
+
+    again = softmax(tmp_path, server.url, md5(archive))
+    assert again.returncode == 0 and server.requests == 1  # no second request
+    assert 'Downloading' not in again.stdout
+
+
+def test_deleted_folder_is_extracted_again_without_the_network(tmp_path, server, archive):
+    assert softmax(tmp_path, server.url, md5(archive)).returncode == 0
+    import shutil
+    shutil.rmtree(tmp_path / 'cifar-10-batches-py')
+    server.mode = 'missing'
+    result = softmax(tmp_path, server.url, md5(archive))
+    assert result.returncode == 0, result.stderr
+    assert server.requests == 1
+
+
+def test_wrong_checksum_removes_the_file(tmp_path, server, archive):
+    result = softmax(tmp_path, server.url, '0' * 32)
+    assert_one_line_error(result, 'has MD5 %s, not %s' % (md5(archive), '0' * 32),
+                          'was removed')
+    assert_nothing_looks_valid(tmp_path)
+    assert_good_run_recovers(tmp_path, server, archive)
+
+
+def test_http_404(tmp_path, server, archive):
+    server.mode = 'missing'
+    result = softmax(tmp_path, server.url, md5(archive))
+    assert_one_line_error(result, 'HTTP 404', server.url)
+    assert_nothing_looks_valid(tmp_path)
+    assert_good_run_recovers(tmp_path, server, archive)
+
+
+def test_connection_refused_names_the_url_and_the_manual_steps(tmp_path, server, archive):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    url = 'http://127.0.0.1:%d/cifar-10-python.tar.gz' % port
+    result = softmax(tmp_path, url, md5(archive))
+    assert_one_line_error(result, 'cannot download %s' % url, 'refused',
+                          'download it by hand and save it as')
+    assert_nothing_looks_valid(tmp_path)
+    assert_good_run_recovers(tmp_path, server, archive)
+
+
+def test_server_closing_halfway(tmp_path, server, archive):
+    server.mode = 'half'
+    result = softmax(tmp_path, server.url, md5(archive))
+    assert_one_line_error(result, 'broke off', 'run again')
+    assert_nothing_looks_valid(tmp_path)
+    assert_good_run_recovers(tmp_path, server, archive)
+
+
+def test_truncated_archive_with_matching_checksum(tmp_path, server, archive):
+    server.mode = 'truncated'
+    result = softmax(tmp_path, server.url, md5(archive[:len(archive) // 2]))
+    assert_one_line_error(result, 'cifar-10-python.tar.gz is corrupt', 'removed')
+    assert_nothing_looks_valid(tmp_path)
+    assert_good_run_recovers(tmp_path, server, archive)
+
+
+def test_corrupt_cached_archive_is_downloaded_again(tmp_path, server, archive):
+    (tmp_path / 'cifar-10-python.tar.gz').write_bytes(archive[:1000])
+    result = softmax(tmp_path, server.url, md5(archive))
+    assert result.returncode == 0, result.stderr
+    assert 'downloading it again' in result.stdout and server.requests == 1
+
+
+def test_leftovers_of_an_interrupted_run_are_ignored(tmp_path, server, archive):
+    # What a run killed mid-way leaves: a partial download and a partial extraction.
+    (tmp_path / 'cifar-10-python.tar.gz.x1y2.part').write_bytes(archive[:5000])
+    partial = tmp_path / '.cifar-10-batches-py.extracting-abc' / 'cifar-10-batches-py'
+    partial.mkdir(parents=True)
+    (partial / 'data_batch_1').write_bytes(b'half')
+    result = softmax(tmp_path, server.url, md5(archive))
+    assert result.returncode == 0, result.stderr
+    assert server.requests == 1
+
+
+def test_incomplete_folder_names_the_missing_file(tmp_path, server, archive):
+    assert softmax(tmp_path, server.url, md5(archive)).returncode == 0
+    (tmp_path / 'cifar-10-batches-py' / 'data_batch_4').unlink()
+    result = softmax(tmp_path, server.url, md5(archive))
+    assert_one_line_error(result, 'data_batch_4 is missing',
+                          'delete %s and run again' % 'cifar-10-batches-py')
+
+
+class FullDisk(io.RawIOBase):
+    """A file that fails every write as a full disk does."""
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_no_space_left_removes_the_partial_file(tmp_path, server, archive, monkeypatch):
+    import download
+    real_fdopen = os.fdopen
+    opened = []
+
+    def fdopen(fd, mode='r', *args, **kwargs):
+        if 'w' in mode:  # the .part file: keep the descriptor, fail the writes
+            opened.append(real_fdopen(fd, mode))
+            return io.BufferedWriter(FullDisk())
+        return real_fdopen(fd, mode, *args, **kwargs)
+
+    monkeypatch.setattr(download.os, 'fdopen', fdopen)
+    with pytest.raises(download.DownloadError, match='no space left on the disk holding'):
+        download.download(server.url, str(tmp_path / 'a.tar.gz'), md5(archive),
+                          out=io.StringIO())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_permission_to_write(tmp_path, server, archive, monkeypatch):
+    import download
+
+    def mkstemp(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(download.tempfile, 'mkstemp', mkstemp)
+    with pytest.raises(download.DownloadError, match='no permission to write in %s' % tmp_path):
+        download.download(server.url, str(tmp_path / 'a.tar.gz'), md5(archive),
+                          out=io.StringIO())
+    assert list(tmp_path.iterdir()) == []
