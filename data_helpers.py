@@ -118,7 +118,9 @@ def load_data(data_dir=DEFAULT_DATA_DIR):
 
     Returns:
       A dict with 'images_train' (50000 x 3072 float32), 'labels_train' (50000 int64),
-      'images_test' (10000 x 3072), 'labels_test' (10000) and 'classes' (10 names).
+      'images_test' (10000 x 3072), 'labels_test' (10000) and 'classes' (10 names), as
+      in the tutorial; plus 'mean_image' (3072, to add back for display) and
+      'image_shape' (3, 32, 32): each row holds a red, a green and a blue 32x32 plane.
 
     Raises:
       InputError: the folder or one of its files is missing or broken.
@@ -148,6 +150,8 @@ def load_data(data_dir=DEFAULT_DATA_DIR):
         'images_test': images_test,
         'labels_test': labels_test,
         'classes': list(CLASSES),
+        'mean_image': mean_image,
+        'image_shape': (3, 32, 32),
     }
 
 

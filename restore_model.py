@@ -10,6 +10,7 @@ import time
 import data_helpers  # first: it imports TensorFlow without the start-up log noise
 import tensorflow as tf
 import two_layer_fc
+import visualize
 
 
 def parse_args():
@@ -40,10 +41,11 @@ def main():
         raise data_helpers.InputError(
             '%s expects %d-pixel images but %s holds %d-pixel images'
             % (path, image_pixels, args.data_dir, data_sets['images_test'].shape[1]))
-    images_test = data_helpers.to_tensor(data_sets['images_test'])
-    test_accuracy = two_layer_fc.evaluation(two_layer_fc.inference(images_test, model),
-                                            data_sets['labels_test'])
+    test_logits = two_layer_fc.inference(data_helpers.to_tensor(data_sets['images_test']),
+                                         model)
+    test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
     print('Test accuracy {:g}'.format(test_accuracy))
+    visualize.report_test_set(test_logits.numpy(), data_sets)
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))

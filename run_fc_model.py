@@ -21,6 +21,7 @@ import numpy as np
 import data_helpers  # first: it imports TensorFlow without the start-up log noise
 import tensorflow as tf
 import two_layer_fc
+import visualize
 
 
 def parse_args():
@@ -115,7 +116,7 @@ def main():
     first_step = int(model.global_step)
     batches = data_helpers.gen_batch(num_train, args.batch_size,
                                      max(args.max_steps - first_step, 0), rng)
-    try:
+    try:  # the writer stays open until the test set's pictures are logged
         for i, indices in enumerate(batches, start=first_step):
             loss_value, train_accuracy = train_step(indices)
             if not np.isfinite(loss_value):
@@ -135,16 +136,18 @@ def main():
                 print('\nInterrupted at step {}: saved checkpoint {}; continue with '
                       '--resume'.format(i + 1, path), file=sys.stderr)
                 sys.exit(130)
+        if int(model.global_step) % 1000 != 0:
+            print('Saved checkpoint', manager.save(checkpoint_number=model.global_step))
+
+        # After finishing the training, evaluate on the test set.
+        test_logits = two_layer_fc.inference(
+            data_helpers.to_tensor(data_sets['images_test']), model)
+        test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
+        print('Test accuracy {:g}'.format(test_accuracy))
+        visualize.report_test_set(test_logits.numpy(), data_sets, summary_writer,
+                                  model.global_step)
     finally:
         summary_writer.close()  # flush the logs, also when stopping early
-    if int(model.global_step) % 1000 != 0:
-        print('Saved checkpoint', manager.save(checkpoint_number=model.global_step))
-
-    # After finishing the training, evaluate on the test set.
-    images_test = data_helpers.to_tensor(data_sets['images_test'])
-    test_accuracy = two_layer_fc.evaluation(two_layer_fc.inference(images_test, model),
-                                            data_sets['labels_test'])
-    print('Test accuracy {:g}'.format(test_accuracy))
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))

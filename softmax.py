@@ -3,16 +3,24 @@
 The simplest image classifier there is: each class gets one weight per pixel and a bias,
 an image's score for a class is the weighted sum of its pixels, and softmax turns the ten
 scores into probabilities. Gradient descent on the cross-entropy loss learns the weights
-from 100 random training images at a time. Expect about 30 % test accuracy: three times
-chance, and a baseline for the neural network of Part 2.
+from 100 random training images at a time. Expect about 27-30 % test accuracy: three
+times chance, and a baseline for the neural network of Part 2.
+
+After training it prints per-class accuracy and the confusion matrix, and logs to
+train_dir/<YYYYmmdd-HHMMSS>/ for TensorBoard: loss and accuracy curves, and in the Images
+tab the confusion matrix, sample predictions and each class's weights as an image.
 
     python softmax.py [--learning_rate 0.005] [--max_steps 1000] [--batch_size 100]
+    tensorboard --logdir=tf_logs
 """
+import os
 import time
+from datetime import datetime
 
 import numpy as np
 import data_helpers  # first: it imports TensorFlow without the start-up log noise
 import tensorflow as tf
+import visualize
 
 
 def parse_args():
@@ -23,6 +31,8 @@ def parse_args():
                         help='number of training steps (default: %(default)s)')
     parser.add_argument('--batch_size', type=data_helpers.positive_int, default=100,
                         help='random training images per step (default: %(default)s)')
+    parser.add_argument('--train_dir', default='tf_logs',
+                        help='directory for the TensorBoard logs (default: %(default)s)')
     data_helpers.add_data_flags(parser)
     return parser.parse_args()
 
@@ -48,6 +58,11 @@ def main():
     # all starting at zero.
     weights = tf.Variable(tf.zeros([image_pixels, classes]), name='weights')
     biases = tf.Variable(tf.zeros([classes]), name='biases')
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+
+    # Put logs for each run in a separate directory, as run_fc_model.py does.
+    logdir = os.path.join(args.train_dir, datetime.now().strftime('%Y%m%d-%H%M%S'))
+    summary_writer = tf.summary.create_file_writer(logdir)
 
     def inference(images):
         """Class scores (logits) for each image: a weighted sum of its pixels."""
@@ -62,7 +77,8 @@ def main():
     def train_step(indices):
         """One step of gradient descent on the images at `indices`.
 
-        Returns the batch's accuracy before the step, as the tutorial printed it.
+        Returns the batch's accuracy before the step, as the tutorial printed it; every
+        100th step also logs it and the loss for TensorBoard.
         """
         images = tf.gather(images_train, indices)
         labels = tf.gather(labels_train, indices)
@@ -70,10 +86,16 @@ def main():
             logits = inference(images)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=labels, logits=logits))
+        train_accuracy = accuracy(logits, labels)
+        with summary_writer.as_default(step=global_step), \
+                tf.summary.record_if(global_step % 100 == 0):
+            tf.summary.scalar('loss', loss)
+            tf.summary.scalar('train_accuracy', train_accuracy)
         grad_weights, grad_biases = tape.gradient(loss, [weights, biases])
         weights.assign_sub(args.learning_rate * grad_weights)
         biases.assign_sub(args.learning_rate * grad_biases)
-        return accuracy(logits, labels)
+        global_step.assign_add(1)
+        return train_accuracy
 
     for i in range(args.max_steps):
         # A batch of random training images (drawn with replacement, as in the tutorial).
@@ -83,9 +105,14 @@ def main():
             print('Step {:5d}: training accuracy {:g}'.format(i, train_accuracy))
 
     # After training, evaluate on the test images the model has never seen.
-    test_images = data_helpers.to_tensor(data_sets['images_test'])
-    test_accuracy = accuracy(inference(test_images), data_sets['labels_test'])
+    test_logits = inference(data_helpers.to_tensor(data_sets['images_test']))
+    test_accuracy = accuracy(test_logits, data_sets['labels_test'])
     print('Test accuracy {:g}'.format(test_accuracy))
+
+    # Which classes are confused, and what each class's weights look like.
+    visualize.report_test_set(test_logits.numpy(), data_sets, summary_writer,
+                              args.max_steps, templates=weights.numpy())
+    summary_writer.close()
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))

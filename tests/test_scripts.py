@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
@@ -13,10 +14,62 @@ from conftest import (ROOT, assert_one_line_error, printed_value, run_script,
                       write_cifar)
 
 CHANCE = 0.1
+CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
+           'truck']
 
 
 def lines_starting(output, prefix):
     return [line for line in output.splitlines() if line.startswith(prefix)]
+
+
+def read_events(logdir):
+    """TensorBoard's own loader over one run's folder, keeping every event."""
+    events = event_accumulator.EventAccumulator(
+        str(logdir), size_guidance={event_accumulator.TENSORS: 0})
+    events.Reload()
+    return events
+
+
+def run_folder(train_dir):
+    logdirs = [p for p in train_dir.iterdir() if p.is_dir()]
+    assert len(logdirs) == 1 and re.fullmatch(r'\d{8}-\d{6}', logdirs[0].name), logdirs
+    return logdirs[0]
+
+
+def logged_images(events, tag):
+    """[(step, H x W x C array)] for an image summary tag (one picture per step)."""
+    assert events.SummaryMetadata(tag).plugin_data.plugin_name == 'images'
+    pictures = []
+    for event in events.Tensors(tag):
+        width, height, *pngs = tf.make_ndarray(event.tensor_proto)
+        assert len(pngs) == 1
+        picture = tf.io.decode_png(pngs[0]).numpy()
+        assert picture.shape[:2] == (int(height), int(width))
+        pictures.append((event.step, picture))
+    return pictures
+
+
+def printed_confusion_matrix(output):
+    """The confusion matrix and per-class accuracies a script printed."""
+    lines = output.splitlines()
+    start = lines.index('Per-class accuracy:')
+    accuracies = {l.split()[0]: float(l.split()[1]) for l in lines[start + 1:start + 11]}
+    header = lines.index('Confusion matrix (rows: true class, columns: predicted class):')
+    assert lines[header + 1].split() == CLASSES
+    rows = [l.split() for l in lines[header + 2:header + 12]]
+    assert [r[0] for r in rows] == CLASSES
+    return np.array([[int(n) for n in r[1:]] for r in rows]), accuracies
+
+
+def assert_tables_match_accuracy(output, test_images):
+    matrix, accuracies = printed_confusion_matrix(output)
+    assert matrix.sum() == test_images
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(
+        printed_value(output, 'Test accuracy'), abs=1e-6)
+    for c, name in enumerate(CLASSES):
+        if matrix[c].sum():
+            assert accuracies[name] == pytest.approx(matrix[c, c] / matrix[c].sum(),
+                                                     abs=5e-4)
 
 
 # softmax.py ----------------------------------------------------------------------------
@@ -30,6 +83,18 @@ def test_softmax_trains_and_prints_the_tutorial_lines(tiny_cifar, tmp_path):
     assert printed_value(result.stdout, 'Test accuracy') > 2 * CHANCE
     assert re.search(r'^Total time: +[\d.]+s$', result.stdout, re.M)
     assert result.stderr == ''
+    assert_tables_match_accuracy(result.stdout, 200)
+
+    # TensorBoard: curves every 100 steps, and the three pictures at the last step.
+    events = read_events(run_folder(tmp_path / 'tf_logs'))
+    for tag in ['loss', 'train_accuracy']:
+        assert [e.step for e in events.Tensors(tag)] == list(range(0, 1000, 100))
+    templates, = logged_images(events, 'weight_templates')
+    assert templates[0] == 1000 and templates[1].shape == (2 * 130, 5 * 104, 3)
+    samples, = logged_images(events, 'test_predictions')
+    assert samples[0] == 1000 and samples[1].shape == (4 * 130, 5 * 104, 3)
+    matrix, = logged_images(events, 'confusion_matrix')
+    assert matrix[0] == 1000 and matrix[1].shape[2] == 3
 
 
 def test_seed_makes_runs_repeatable(tiny_cifar, tmp_path):
@@ -111,13 +176,9 @@ def test_run_fc_model_prints_parameters_steps_checkpoints_and_accuracy(trained):
     assert lines[-1].startswith('Total time:')
 
 
-def test_tensorboard_reads_scalars_histogram_and_graph(trained):
-    train_dir, _ = trained
-    logdirs = [p for p in train_dir.iterdir() if p.is_dir()]
-    assert len(logdirs) == 1 and re.fullmatch(r'\d{8}-\d{6}', logdirs[0].name)
-    events = event_accumulator.EventAccumulator(  # 0: keep every event, not a sample
-        str(logdirs[0]), size_guidance={event_accumulator.TENSORS: 0})
-    events.Reload()
+def test_tensorboard_reads_scalars_histogram_graph_and_images(trained):
+    train_dir, result = trained
+    events = read_events(run_folder(train_dir))
     assert events.Tags()['graph']
     graph = events.Graph()
     assert any(node.op == 'MatMul' for node in graph.node)
@@ -128,6 +189,10 @@ def test_tensorboard_reads_scalars_histogram_and_graph(trained):
         assert events.SummaryMetadata(tag).plugin_data.plugin_name == plugin
     losses = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors('Loss/loss')]
     assert losses[-1] < losses[0]
+    assert [step for step, _ in logged_images(events, 'confusion_matrix')] == [1200]
+    assert [step for step, _ in logged_images(events, 'test_predictions')] == [1200]
+    assert 'weight_templates' not in events.Tags()['tensors']  # a softmax-only view
+    assert_tables_match_accuracy(result.stdout, 200)
 
 
 def test_restore_model_reproduces_the_printed_accuracy(tiny_cifar, trained):
@@ -138,6 +203,9 @@ def test_restore_model_reproduces_the_printed_accuracy(tiny_cifar, trained):
     assert printed_value(restored.stdout, 'Current step:') == 1200
     assert printed_value(restored.stdout, 'Test accuracy') == \
         printed_value(result.stdout, 'Test accuracy')
+    assert_tables_match_accuracy(restored.stdout, 200)
+    assert printed_confusion_matrix(restored.stdout)[0].tolist() == \
+        printed_confusion_matrix(result.stdout)[0].tolist()
 
 
 def test_resume_continues_with_the_step_counter(tiny_cifar, tmp_path):
