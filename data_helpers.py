@@ -5,6 +5,7 @@ is what every script needs around them: turning NumPy arrays into TensorFlow ten
 without copying them, command-line flags with range checks, and one-line errors.
 """
 import argparse
+import ctypes
 import os
 import pickle
 import re
@@ -57,6 +58,24 @@ def _import_tensorflow_quietly():
             sys.stderr.flush()
 
 
+def _return_large_buffers_to_the_system():
+    """Make glibc give the memory of large freed buffers back at once.
+
+    After the first large free, glibc raises its mmap threshold, so the 30 MB
+    buffers of each unpickled CIFAR-10 batch come from the heap and stay resident
+    when freed: run_fc_model.py peaked at 1.43 or 1.55 GB from run to run, and at a
+    steady 1.41 GB with these fixed thresholds (see the benchmark in the README).
+    """
+    if sys.platform.startswith('linux'):
+        try:
+            libc = ctypes.CDLL('libc.so.6')
+        except OSError:  # another C library: nothing to tune
+            return
+        libc.mallopt(-3, 16 << 20)  # M_MMAP_THRESHOLD: map buffers of 16 MB and more
+        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD: keep 64 MB of freed heap for reuse
+
+
+_return_large_buffers_to_the_system()
 _import_tensorflow_quietly()
 import tensorflow as tf  # noqa: E402  (imported above already; this only binds the name)
 
@@ -286,7 +305,12 @@ def set_seed(seed):
 
 
 def run(main):
-    """Call main(), turning bad input into a one-line error and Ctrl-C into a quiet exit."""
+    """Call main(), turning bad input into a one-line error and Ctrl-C into a quiet exit.
+
+    A script that finishes exits at once with os._exit: the interpreter's usual
+    teardown of TensorFlow takes about 0.7 s on 2 cores and has nothing left to do,
+    since main() has closed its log writers and written its checkpoints.
+    """
     try:
         main()
     except InputError as e:
@@ -294,3 +318,6 @@ def run(main):
     except KeyboardInterrupt:
         print('Interrupted.', file=sys.stderr)
         sys.exit(130)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -181,7 +181,11 @@ def test_tensorboard_reads_scalars_histogram_graph_and_images(trained):
     events = read_events(run_folder(train_dir))
     assert events.Tags()['graph']
     graph = events.Graph()
-    assert any(node.op == 'MatMul' for node in graph.node)
+    # The loop of training steps is a While op; its body lives in the graph's library.
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    assert any(node.op in ('While', 'StatelessWhile') for node in graph.node)
+    assert any(node.op == 'MatMul' and 'Layer1/' in node.name for node in nodes)
+    assert any('Loss/' in node.name for node in nodes)
     for tag, plugin in [('Loss/loss', 'scalars'), ('Accuracy/train_accuracy', 'scalars'),
                         ('Layer2/logits', 'histograms')]:
         logged = events.Tensors(tag)
