@@ -6,11 +6,13 @@ without copying them, command-line flags with range checks, and one-line errors.
 """
 import argparse
 import ctypes
+import gzip
 import os
 import pickle
 import re
 import sys
 import tempfile
+import zlib
 
 import numpy as np
 
@@ -28,6 +30,39 @@ CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a'
 TRAIN_FILES = ['data_batch_%d' % i for i in range(1, 6)]
 TEST_FILE = 'test_batch'
+
+# Handwritten digits and Fashion-MNIST, for the companion tutorial: 28x28 greyscale
+# images in the IDX format, four gzipped files per dataset, each with its MD5.
+IDX_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
+             't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']
+IDX_DATASETS = {
+    'mnist': {
+        'dir': 'MNIST_data', 'env': 'MNIST_DIR',
+        # A copy of http://yann.lecun.com/exdb/mnist/, the mirror torchvision uses.
+        'url': 'https://ossci-datasets.s3.amazonaws.com/mnist/',
+        'md5': ['f68b3c2dcbeaaa9fbdd348bbdeb94873', 'd53e105ee54ea40749a09fcbcd1e9432',
+                '9fb629c4189551a2d022fa330f9573f3', 'ec29112dd5afa0611ce80d1b7f02629c'],
+        'classes': [str(digit) for digit in range(10)],
+    },
+    'fashion_mnist': {
+        'dir': 'fashion_mnist_data', 'env': 'FASHION_MNIST_DIR',
+        # Zalando's files, as Keras serves them.
+        'url': 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/',
+        'md5': ['8d4fb7e6c68d591d4c3dfef9ec88bf0d', '25c81989df183df01b3e8a0aad5dffbe',
+                'bef4ecab320f06d8554ea6380940ec79', 'bb300cfdad3c16e7a12a480ee83cd310'],
+        'classes': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
+                    'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+    },
+}
+DATASETS = ['cifar10'] + list(IDX_DATASETS)
+
+
+def default_data_dir(dataset='cifar10'):
+    """Where a dataset is looked for unless --data_dir says otherwise."""
+    if dataset == 'cifar10':
+        return DEFAULT_DATA_DIR
+    info = IDX_DATASETS[dataset]
+    return os.environ.get(info['env']) or info['dir']
 
 
 def _import_tensorflow_quietly():
@@ -125,7 +160,7 @@ def load_CIFAR10_batch(filename):
     return images, labels
 
 
-def load_data(data_dir=DEFAULT_DATA_DIR):
+def load_data(data_dir=DEFAULT_DATA_DIR, dataset='cifar10'):
     """Load all of CIFAR-10, merge the training batches and centre the images.
 
     The mean training image is subtracted from both sets, so every pixel varies around
@@ -134,6 +169,7 @@ def load_data(data_dir=DEFAULT_DATA_DIR):
     Args:
       data_dir: the folder cifar-10-python.tar.gz extracts to (cifar-10-batches-py);
         fetched with maybe_download() if it does not exist.
+      dataset: 'cifar10', or 'mnist' / 'fashion_mnist' (see load_idx_dataset).
 
     Returns:
       A dict with 'images_train' (50000 x 3072 float32), 'labels_train' (50000 int64),
@@ -144,6 +180,8 @@ def load_data(data_dir=DEFAULT_DATA_DIR):
     Raises:
       InputError: the folder or one of its files is missing or broken.
     """
+    if dataset != 'cifar10':
+        return load_idx_dataset(data_dir, dataset)
     maybe_download(data_dir)
     batches = [load_CIFAR10_batch(os.path.join(data_dir, name)) for name in TRAIN_FILES]
     labels_train = np.concatenate([labels for _, labels in batches])
@@ -201,6 +239,88 @@ def maybe_download(data_dir):
         download.extract(archive, 'cifar-10-batches-py', data_dir)
     except download.DownloadError as e:
         raise InputError(str(e))
+
+
+def load_idx(filename, ndim):
+    """Read one gzipped IDX file of unsigned bytes (the MNIST format).
+
+    Args:
+      filename: path of a .gz IDX file.
+      ndim: how many dimensions it must have: 3 for images, 1 for labels.
+
+    Returns:
+      A uint8 array of the shape its header gives.
+
+    Raises:
+      InputError: the file is missing, not gzip, not IDX or cut short.
+    """
+    fix = 'delete it and run again to download it afresh'
+    try:
+        with gzip.open(filename, 'rb') as f:
+            content = f.read()
+    except FileNotFoundError:
+        raise InputError('%s is missing: run again to download it, or copy it there'
+                         % filename)
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError('%s is truncated or not gzip (%s): %s'
+                         % (filename, type(e).__name__, fix))
+    magic = 0x0800 + ndim  # two zero bytes, 0x08 for unsigned bytes, the dimensions
+    header = 4 + 4 * ndim
+    if len(content) < header or int.from_bytes(content[:4], 'big') != magic:
+        raise InputError('%s is not an IDX file of %d dimension(s) (wrong magic number): %s'
+                         % (filename, ndim, fix))
+    shape = [int.from_bytes(content[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
+    if len(content) != header + int(np.prod(shape)):
+        raise InputError('%s holds %d bytes of data where its header promises %d: %s'
+                         % (filename, len(content) - header, int(np.prod(shape)), fix))
+    return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def load_idx_dataset(data_dir, dataset):
+    """Load MNIST or Fashion-MNIST, fetching any missing file; pixels scaled to 0..1.
+
+    As in the companion MNIST tutorial, the images are not centred: each of the 784
+    pixels is a brightness between 0 and 1.
+
+    Returns:
+      The dict load_data() returns, with 28*28 = 784 pixels per image.
+    """
+    info = IDX_DATASETS[dataset]
+    paths = [os.path.join(data_dir, name) for name in IDX_FILES]
+    for path, md5 in zip(paths, info['md5']):
+        if not os.path.exists(path):
+            url = (os.environ.get(dataset.upper() + '_URL') or info['url']) + \
+                os.path.basename(path)
+            try:
+                download.download(url, path, md5)
+            except download.DownloadError as e:
+                raise InputError(str(e))
+    images_train, labels_train, images_test, labels_test = [
+        load_idx(path, 3 if 'images' in path else 1) for path in paths]
+    for images, labels, image_path, label_path in [
+            (images_train, labels_train, paths[0], paths[1]),
+            (images_test, labels_test, paths[2], paths[3])]:
+        if len(images) != len(labels):
+            raise InputError('%s holds %d images but %s holds %d labels: delete both and '
+                             'run again' % (image_path, len(images), label_path, len(labels)))
+        if labels.size and labels.max() >= len(info['classes']):
+            raise InputError('%s has labels above %d' % (label_path, len(info['classes']) - 1))
+    image_shape = (1,) + images_train.shape[1:]
+
+    def scaled(images):
+        pixels = aligned_empty((len(images), int(np.prod(image_shape))))
+        np.multiply(images.reshape(len(images), -1), np.float32(1 / 255), out=pixels)
+        return pixels
+
+    return {
+        'images_train': scaled(images_train),
+        'labels_train': labels_train.astype(np.int64),
+        'images_test': scaled(images_test),
+        'labels_test': labels_test.astype(np.int64),
+        'classes': list(info['classes']),
+        'mean_image': np.zeros(int(np.prod(image_shape)), np.float32),
+        'image_shape': image_shape,
+    }
 
 
 def gen_batch(num_examples, batch_size, num_iter, rng=None):
@@ -288,10 +408,14 @@ positive_float = _checked(float, lambda v: v > 0 and np.isfinite(v), '> 0')
 non_negative_float = _checked(float, lambda v: v >= 0 and np.isfinite(v), '>= 0')
 
 
-def add_data_flags(parser):
+def add_data_flags(parser, several_datasets=False):
     """The flags every script shares: where the data is, and the random seed."""
-    parser.add_argument('--data_dir', default=DEFAULT_DATA_DIR,
-                        help='CIFAR-10 folder (default: $CIFAR10_DIR or %(default)s)')
+    parser.add_argument(
+        '--data_dir', default=None if several_datasets else DEFAULT_DATA_DIR,
+        help='data folder (default: $CIFAR10_DIR or cifar-10-batches-py; for mnist '
+             '$MNIST_DIR or MNIST_data, for fashion_mnist $FASHION_MNIST_DIR or '
+             'fashion_mnist_data)' if several_datasets else
+             'CIFAR-10 folder (default: $CIFAR10_DIR or %(default)s)')
     parser.add_argument('--seed', type=non_negative_int, default=None,
                         help='random seed: the same seed repeats a run exactly '
                              '(default: a different run each time)')

@@ -12,6 +12,10 @@ tab the confusion matrix, sample predictions and each class's weights as an imag
 
     python softmax.py [--learning_rate 0.005] [--max_steps 1000] [--batch_size 100]
     tensorboard --logdir=tf_logs
+
+`--dataset mnist` (or fashion_mnist) trains the same model on 28x28 greyscale digits (or
+clothes) with the companion MNIST tutorial's settings: gradient descent at 0.5, 1000
+steps of 100 images, and the test accuracy printed after 0, 1, 10 and 1000 steps.
 """
 import os
 import time
@@ -23,18 +27,37 @@ import tensorflow as tf
 import visualize
 
 
+# Each tutorial's hyperparameters: Part 1 for CIFAR-10, the MNIST tutorial for the digits.
+DEFAULTS = {
+    'cifar10': {'learning_rate': 0.005, 'max_steps': 1000, 'batch_size': 100},
+    'mnist': {'learning_rate': 0.5, 'max_steps': 1000, 'batch_size': 100},
+    'fashion_mnist': {'learning_rate': 0.5, 'max_steps': 1000, 'batch_size': 100},
+}
+# The MNIST tutorial prints the test accuracy after these steps (and at the end).
+TEST_ACCURACY_STEPS = {'cifar10': set(), 'mnist': {0, 1, 10}, 'fashion_mnist': {0, 1, 10}}
+
+
 def parse_args():
     parser = data_helpers.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--learning_rate', type=data_helpers.positive_float, default=0.005,
-                        help='gradient descent step size (default: %(default)s)')
-    parser.add_argument('--max_steps', type=data_helpers.non_negative_int, default=1000,
-                        help='number of training steps (default: %(default)s)')
-    parser.add_argument('--batch_size', type=data_helpers.positive_int, default=100,
-                        help='random training images per step (default: %(default)s)')
+    parser.add_argument('--dataset', choices=data_helpers.DATASETS, default='cifar10',
+                        help='what to classify (default: %(default)s)')
+    parser.add_argument('--learning_rate', type=data_helpers.positive_float,
+                        help='gradient descent step size (default: 0.005; 0.5 for mnist '
+                             'and fashion_mnist)')
+    parser.add_argument('--max_steps', type=data_helpers.non_negative_int,
+                        help='number of training steps (default: 1000)')
+    parser.add_argument('--batch_size', type=data_helpers.positive_int,
+                        help='random training images per step (default: 100)')
     parser.add_argument('--train_dir', default='tf_logs',
                         help='directory for the TensorBoard logs (default: %(default)s)')
-    data_helpers.add_data_flags(parser)
-    return parser.parse_args()
+    data_helpers.add_data_flags(parser, several_datasets=True)
+    args = parser.parse_args()
+    for flag, default in DEFAULTS[args.dataset].items():
+        if getattr(args, flag) is None:
+            setattr(args, flag, default)
+    if args.data_dir is None:
+        args.data_dir = data_helpers.default_data_dir(args.dataset)
+    return args
 
 
 def main():
@@ -43,7 +66,7 @@ def main():
     rng = data_helpers.set_seed(args.seed)
 
     # Prepare data: the image arrays go to TensorFlow as they are, without a copy.
-    data_sets = data_helpers.load_data(args.data_dir)
+    data_sets = data_helpers.load_data(args.data_dir, args.dataset)
     num_train = len(data_sets['labels_train'])
     if args.batch_size > num_train:
         raise data_helpers.InputError('--batch_size must be at most the number of '
@@ -109,16 +132,33 @@ def main():
             train_step(batch_indices[k])
         return first_accuracy
 
-    for i in range(0, args.max_steps, 100):
-        # 100 batches of random training images (drawn with replacement, as in the
-        # tutorial), one per step.
-        num_steps = min(100, args.max_steps - i)
-        batch_indices = rng.integers(num_train, size=(num_steps, args.batch_size))
+    test_images = data_helpers.to_tensor(data_sets['images_test'])
+
+    def print_test_accuracy():
+        """The MNIST tutorial's report: accuracy on the whole test set, in percent."""
+        test_accuracy = accuracy(inference(test_images), data_sets['labels_test'])
+        print('Accuracy on test-set: {:.1%}'.format(float(test_accuracy)))
+
+    test_steps = TEST_ACCURACY_STEPS[args.dataset]
+    step = 0
+    while step < args.max_steps:
+        if step in test_steps:
+            print_test_accuracy()
+        # Train up to the next multiple of 100 steps, or the next step to test at.
+        stop = min([s for s in test_steps if s > step] +
+                   [step - step % 100 + 100, args.max_steps])
+        # A batch of random training images per step (drawn with replacement, as in
+        # the tutorial).
+        batch_indices = rng.integers(num_train, size=(stop - step, args.batch_size))
         train_accuracy = train_steps(batch_indices)
-        print('Step {:5d}: training accuracy {:g}'.format(i, train_accuracy))
+        if step % 100 == 0:
+            print('Step {:5d}: training accuracy {:g}'.format(step, train_accuracy))
+        step = stop
+    if test_steps:
+        print_test_accuracy()
 
     # After training, evaluate on the test images the model has never seen.
-    test_logits = inference(data_helpers.to_tensor(data_sets['images_test']))
+    test_logits = inference(test_images)
     test_accuracy = accuracy(test_logits, data_sets['labels_test'])
     print('Test accuracy {:g}'.format(test_accuracy))
 

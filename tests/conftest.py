@@ -81,3 +81,33 @@ def assert_one_line_error(result, *fragments):
     assert 'Traceback' not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def write_idx(path, array):
+    """Write a uint8 array as a gzipped IDX file (the MNIST format)."""
+    import gzip
+    array = np.asarray(array, dtype=np.uint8)
+    header = (0x0800 + array.ndim).to_bytes(4, 'big') + b''.join(
+        d.to_bytes(4, 'big') for d in array.shape)
+    with gzip.open(path, 'wb') as f:
+        f.write(header + array.tobytes())
+
+
+def write_mnist(folder, train=600, test=200, seed=0):
+    """A small MNIST-format folder: a fixed 28x28 template per class, plus noise."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    templates = np.random.default_rng(99).integers(0, 256, size=(10, 28, 28))
+    for prefix, count in [('train', train), ('t10k', test)]:
+        labels = rng.integers(0, 10, count)
+        noise = rng.integers(0, 256, size=(count, 28, 28))
+        write_idx(folder / ('%s-images-idx3-ubyte.gz' % prefix),
+                  0.6 * templates[labels] + 0.4 * noise)
+        write_idx(folder / ('%s-labels-idx1-ubyte.gz' % prefix), labels)
+    return folder
+
+
+@pytest.fixture(scope='session')
+def tiny_mnist(tmp_path_factory):
+    return write_mnist(tmp_path_factory.mktemp('mnist') / 'MNIST_data')
