@@ -5,7 +5,10 @@
 Runs softmax.py and run_fc_model.py with their default hyperparameters, and
 keras_softmax.py and keras_two_layer_fc.py (the same models written as a Keras user
 would), each --runs times as whole processes, interleaved so that a slow spell of the
-machine hits all of them alike. Prints, per program, the medians of: wall time, time
+machine hits all of them alike. A process that starts right after a large one has
+exited finds its memory cold (the first touch of each page costs more on this virtual
+machine), so the order changes each round (a Williams design): over 4 rounds every
+program runs once right after each of the other three. Prints, per program, the medians of: wall time, time
 by phase (import, load, train, report; see phases.py), training steps per second,
 peak resident memory and test accuracy, and our wall time as a ratio of the Keras
 reference's from the same invocation. Every run works in a fresh temporary folder.
@@ -29,6 +32,9 @@ PROGRAMS = [  # (name, script, training steps, Keras reference it is compared wi
     ('run_fc_model.py', os.path.join(ROOT, 'run_fc_model.py'), 2000, 'keras_two_layer_fc.py'),
     ('keras_two_layer_fc.py', os.path.join(HERE, 'keras_two_layer_fc.py'), 2000, None),
 ]
+
+# Each program follows each other one exactly once over these four rounds.
+ORDERS = [(0, 1, 3, 2), (1, 2, 0, 3), (2, 3, 1, 0), (3, 0, 2, 1)]
 
 
 def run_once(script, data_dir):
@@ -64,7 +70,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data_dir', default=DEFAULT_DATA,
                         help='CIFAR-10 folder (default: %(default)s)')
-    parser.add_argument('--runs', type=int, default=3, help='runs of each program')
+    parser.add_argument('--runs', type=int, default=4,
+                        help='runs of each program (default: %(default)s: one round of '
+                             'each order)')
     parser.add_argument('--json', help='also write every run\'s figures to this file')
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(args.data_dir, 'test_batch')):
@@ -72,7 +80,8 @@ def main():
 
     results = {name: [] for name, *_ in PROGRAMS}
     for run in range(args.runs):
-        for name, script, _, _ in PROGRAMS:
+        for index in ORDERS[run % len(ORDERS)]:
+            name, script, _, _ = PROGRAMS[index]
             results[name].append(run_once(script, args.data_dir))
             print('run %d/%d %-22s %6.2f s' % (run + 1, args.runs, name,
                                                  results[name][-1]['wall']), flush=True)
