@@ -357,6 +357,13 @@ def gen_batch(num_examples, batch_size, num_iter, rng=None):
         index += batch_size
 
 
+def check_batch_size(batch_size, num_train):
+    """Refuse a --batch_size larger than the training set, before any training."""
+    if batch_size > num_train:
+        raise InputError('--batch_size must be at most the number of training images '
+                         '(%d), got %d' % (num_train, batch_size))
+
+
 def aligned_empty(shape, dtype=np.float32, alignment=64):
     """An uninitialised array whose data starts on an `alignment`-byte boundary.
 

@@ -61,10 +61,7 @@ def main():
     data_sets = data_helpers.load_data(args.data_dir)
     num_train, image_pixels = data_sets['images_train'].shape
     classes = len(data_sets['classes'])
-    if args.batch_size > num_train:
-        raise data_helpers.InputError('--batch_size must be at most the number of '
-                                      'training images (%d), got %d'
-                                      % (num_train, args.batch_size))
+    data_helpers.check_batch_size(args.batch_size, num_train)
     images_train = data_helpers.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
 

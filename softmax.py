@@ -68,10 +68,7 @@ def main():
     # Prepare data: the image arrays go to TensorFlow as they are, without a copy.
     data_sets = data_helpers.load_data(args.data_dir, args.dataset)
     num_train = len(data_sets['labels_train'])
-    if args.batch_size > num_train:
-        raise data_helpers.InputError('--batch_size must be at most the number of '
-                                      'training images (%d), got %d'
-                                      % (num_train, args.batch_size))
+    data_helpers.check_batch_size(args.batch_size, num_train)
     images_train = data_helpers.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     image_pixels = data_sets['images_train'].shape[1]
