@@ -174,8 +174,9 @@ def load_data(data_dir=DEFAULT_DATA_DIR, dataset='cifar10'):
     Returns:
       A dict with 'images_train' (50000 x 3072 float32), 'labels_train' (50000 int64),
       'images_test' (10000 x 3072), 'labels_test' (10000) and 'classes' (10 names), as
-      in the tutorial; plus 'mean_image' (3072, to add back for display) and
-      'image_shape' (3, 32, 32): each row holds a red, a green and a blue 32x32 plane.
+      in the tutorial; plus, to draw the images again, 'mean_image' (3072, to add
+      back), 'pixel_max' (255.0, the brightest raw value) and 'image_shape'
+      (3, 32, 32): each row holds a red, a green and a blue 32x32 plane.
 
     Raises:
       InputError: the folder or one of its files is missing or broken.
@@ -208,6 +209,7 @@ def load_data(data_dir=DEFAULT_DATA_DIR, dataset='cifar10'):
         'labels_test': labels_test,
         'classes': list(CLASSES),
         'mean_image': mean_image,
+        'pixel_max': 255.0,
         'image_shape': (3, 32, 32),
     }
 
@@ -319,6 +321,7 @@ def load_idx_dataset(data_dir, dataset):
         'labels_test': labels_test.astype(np.int64),
         'classes': list(info['classes']),
         'mean_image': np.zeros(int(np.prod(image_shape)), np.float32),
+        'pixel_max': 1.0,
         'image_shape': image_shape,
     }
 

@@ -143,7 +143,8 @@ def report_test_set(logits, data_sets, writer=None, step=None, templates=None):
     print(report(matrix, classes))
     if writer is not None:
         samples = 20
-        images = (data_sets['images_test'][:samples] + data_sets['mean_image']) / 255
+        images = ((data_sets['images_test'][:samples] + data_sets['mean_image']) /
+                  data_sets['pixel_max'])  # back to brightnesses 0..1
         log_evaluation(writer, step, matrix, classes, images,
                        data_sets['labels_test'][:samples], predictions[:samples],
                        data_sets['image_shape'], templates)
@@ -151,7 +152,7 @@ def report_test_set(logits, data_sets, writer=None, step=None, templates=None):
 
 
 def log_evaluation(writer, step, matrix, classes, images, labels, predictions,
-                   image_shape, templates=None, samples=20):
+                   image_shape, templates=None):
     """Write the pictures of an evaluation to TensorBoard's Images tab.
 
     Args:
@@ -159,18 +160,16 @@ def log_evaluation(writer, step, matrix, classes, images, labels, predictions,
       step: the global step to file them under.
       matrix: the confusion matrix.
       classes: class names.
-      images: test image rows in 0..1 (mean added back), labels and predictions for them.
+      images: the test image rows to show, in 0..1; labels and predictions for them.
       image_shape: (channels, height, width) of an image row.
       templates: for a linear model, its weights (pixels x classes): one image per class.
-      samples: how many test images to show.
     """
     with writer.as_default(step=step):
         tf.summary.image('confusion_matrix', confusion_image(matrix, classes)[None],
                          description='Rows: true class; columns: predicted class; darker '
                                      'blue: a larger share of the true class.')
-        grid = labelled_grid(to_hwc(images[:samples], image_shape),
-                             prediction_captions(labels[:samples], predictions[:samples],
-                                                 classes))
+        grid = labelled_grid(to_hwc(images, image_shape),
+                             prediction_captions(labels, predictions, classes))
         tf.summary.image('test_predictions', grid[None],
                          description='Test images: true class above, prediction below '
                                      '(green: right, red: wrong).')

@@ -83,6 +83,9 @@ def test_softmax_on_mnist_prints_the_tutorial_accuracies(tiny_mnist, tmp_path):
     assert templates[1].shape == (2 * (112 + 34), 5 * (112 + 8), 3)  # 28x28 shown 4x
     samples, = logged_images(events, 'test_predictions')
     assert samples[1].shape == (4 * (112 + 34), 5 * (112 + 8), 3)
+    # The digits are drawn at their brightness (mean about half of full), not darkened.
+    first_image = samples[1][4:4 + 112, 4:4 + 112]
+    assert first_image.mean() > 80
 
 
 @pytest.mark.parametrize('argv,expected', [

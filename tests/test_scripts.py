@@ -93,6 +93,7 @@ def test_softmax_trains_and_prints_the_tutorial_lines(tiny_cifar, tmp_path):
     assert templates[0] == 1000 and templates[1].shape == (2 * 130, 5 * 104, 3)
     samples, = logged_images(events, 'test_predictions')
     assert samples[0] == 1000 and samples[1].shape == (4 * 130, 5 * 104, 3)
+    assert samples[1][4:100, 4:100].mean() > 80  # drawn at its own brightness
     matrix, = logged_images(events, 'confusion_matrix')
     assert matrix[0] == 1000 and matrix[1].shape[2] == 3
 
