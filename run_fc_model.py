@@ -155,8 +155,8 @@ def main():
                 print('\nInterrupted at step {}: saved checkpoint {}; continue with '
                       '--resume'.format(step, path), file=sys.stderr)
                 sys.exit(130)
-        if int(model.global_step) % 1000 != 0:
-            print('Saved checkpoint', manager.save(checkpoint_number=model.global_step))
+        if step % 1000 != 0:
+            print('Saved checkpoint', manager.save(checkpoint_number=step))
 
         # After finishing the training, evaluate on the test set.
         test_logits = two_layer_fc.inference(

@@ -131,16 +131,15 @@ def main():
 
     test_images = data_helpers.to_tensor(data_sets['images_test'])
 
-    def print_test_accuracy():
+    def print_test_accuracy(test_accuracy):
         """The MNIST tutorial's report: accuracy on the whole test set, in percent."""
-        test_accuracy = accuracy(inference(test_images), data_sets['labels_test'])
         print('Accuracy on test-set: {:.1%}'.format(float(test_accuracy)))
 
     test_steps = TEST_ACCURACY_STEPS[args.dataset]
     step = 0
     while step < args.max_steps:
         if step in test_steps:
-            print_test_accuracy()
+            print_test_accuracy(accuracy(inference(test_images), data_sets['labels_test']))
         # Train up to the next multiple of 100 steps, or the next step to test at.
         stop = min([s for s in test_steps if s > step] +
                    [step - step % 100 + 100, args.max_steps])
@@ -151,12 +150,12 @@ def main():
         if step % 100 == 0:
             print('Step {:5d}: training accuracy {:g}'.format(step, train_accuracy))
         step = stop
-    if test_steps:
-        print_test_accuracy()
 
     # After training, evaluate on the test images the model has never seen.
     test_logits = inference(test_images)
     test_accuracy = accuracy(test_logits, data_sets['labels_test'])
+    if test_steps:
+        print_test_accuracy(test_accuracy)
     print('Test accuracy {:g}'.format(test_accuracy))
 
     # Which classes are confused, and what each class's weights look like.
