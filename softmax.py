@@ -1,171 +1,164 @@
 """Part 1: a softmax classifier for CIFAR-10.
 
-The simplest image classifier there is: each class gets one weight per pixel and a bias,
-an image's score for a class is the weighted sum of its pixels, and softmax turns the ten
-scores into probabilities. Gradient descent on the cross-entropy loss learns the weights
-from 100 random training images at a time. Expect about 27-30 % test accuracy: three
-times chance, and a baseline for the neural network of Part 2.
+Each class gets one weight per pixel and a bias; an image's score for a class is the
+weighted sum of its pixels, and softmax turns the ten scores into probabilities.
+Gradient descent on the cross-entropy loss learns the weights from 100 random training
+images at a time. Expect 25-30 % test accuracy: three times chance, and the baseline
+for Part 2's neural network.
 
-After training it prints per-class accuracy and the confusion matrix, and logs to
-train_dir/<YYYYmmdd-HHMMSS>/ for TensorBoard: loss and accuracy curves, and in the Images
-tab the confusion matrix, sample predictions and each class's weights as an image.
-
-    python softmax.py [--learning_rate 0.005] [--max_steps 1000] [--batch_size 100]
+    python softmax.py
     tensorboard --logdir=tf_logs
 
-`--dataset mnist` (or fashion_mnist) trains the same model on 28x28 greyscale digits (or
-clothes) with the companion MNIST tutorial's settings: gradient descent at 0.5, 1000
-steps of 100 images, and the test accuracy printed after 0, 1, 10 and 1000 steps.
+`--dataset mnist` (or fashion_mnist) trains the same model on 28x28 greyscale digits
+(or clothes) with the companion MNIST tutorial's settings and printed accuracies.
 """
-import os
+import contextlib
+import itertools
 import time
-from datetime import datetime
 
-import numpy as np
-import data_helpers  # first: it imports TensorFlow without the start-up log noise
-import tensorflow as tf
-import visualize
+from support import cli
 
-
-# Each tutorial's hyperparameters: Part 1 for CIFAR-10, the MNIST tutorial for the digits.
-DEFAULTS = {
-    'cifar10': {'learning_rate': 0.005, 'max_steps': 1000, 'batch_size': 100},
-    'mnist': {'learning_rate': 0.5, 'max_steps': 1000, 'batch_size': 100},
-    'fashion_mnist': {'learning_rate': 0.5, 'max_steps': 1000, 'batch_size': 100},
-}
-# The MNIST tutorial prints the test accuracy after these steps (and at the end).
-TEST_ACCURACY_STEPS = {'cifar10': set(), 'mnist': {0, 1, 10}, 'fashion_mnist': {0, 1, 10}}
+# Each tutorial's parameters: Part 1 for CIFAR-10, the MNIST tutorial for the digits.
+DEFAULTS = {'cifar10': {'learning_rate': 0.005, 'max_steps': 1000, 'batch_size': 100},
+            'mnist': {'learning_rate': 0.5, 'max_steps': 1000, 'batch_size': 100}}
+DEFAULTS['fashion_mnist'] = DEFAULTS['mnist']
 
 
-def parse_args():
-    parser = data_helpers.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--dataset', choices=data_helpers.DATASETS, default='cifar10',
+def parse_args(argv=None):
+    parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--dataset', choices=list(DEFAULTS), default='cifar10',
                         help='what to classify (default: %(default)s)')
-    parser.add_argument('--learning_rate', type=data_helpers.positive_float,
+    parser.add_argument('--learning_rate', type=cli.positive_float,
                         help='gradient descent step size (default: 0.005; 0.5 for mnist '
                              'and fashion_mnist)')
-    parser.add_argument('--max_steps', type=data_helpers.non_negative_int,
+    parser.add_argument('--max_steps', type=cli.non_negative_int,
                         help='number of training steps (default: 1000)')
-    parser.add_argument('--batch_size', type=data_helpers.positive_int,
+    parser.add_argument('--batch_size', type=cli.positive_int,
                         help='random training images per step (default: 100)')
-    parser.add_argument('--train_dir', default='tf_logs',
-                        help='directory for the TensorBoard logs (default: %(default)s)')
-    data_helpers.add_data_flags(parser, several_datasets=True)
-    args = parser.parse_args()
+    cli.add_common_flags(parser, several_datasets=True)
+    args = parser.parse_args(argv)
     for flag, default in DEFAULTS[args.dataset].items():
         if getattr(args, flag) is None:
             setattr(args, flag, default)
-    if args.data_dir is None:
-        args.data_dir = data_helpers.default_data_dir(args.dataset)
+    args.data_dir = args.data_dir or cli.default_data_dir(args.dataset)
     return args
 
 
-def main():
-    args = parse_args()
-    beginTime = time.time()
-    rng = data_helpers.set_seed(args.seed)
+if __name__ == '__main__':
+    args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
-    # Prepare data: the image arrays go to TensorFlow as they are, without a copy.
-    data_sets = data_helpers.load_data(args.data_dir, args.dataset)
-    num_train = len(data_sets['labels_train'])
-    data_helpers.check_batch_size(args.batch_size, num_train)
-    images_train = data_helpers.to_tensor(data_sets['images_train'])
-    labels_train = tf.constant(data_sets['labels_train'])
-    image_pixels = data_sets['images_train'].shape[1]
-    classes = len(data_sets['classes'])
+import tensorflow as tf
 
-    # The model's parameters: one weight per pixel and class, one bias per class,
-    # all starting at zero.
-    weights = tf.Variable(tf.zeros([image_pixels, classes]), name='weights')
-    biases = tf.Variable(tf.zeros([classes]), name='biases')
-    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+import data_helpers
+from support import mnist, report, runs, training, zero_copy
 
-    # Put logs for each run in a separate directory, as run_fc_model.py does.
-    logdir = os.path.join(args.train_dir, datetime.now().strftime('%Y%m%d-%H%M%S'))
-    summary_writer = tf.summary.create_file_writer(logdir)
 
-    def inference(images):
-        """Class scores (logits) for each image: a weighted sum of its pixels."""
-        return tf.matmul(images, weights) + biases
+class Softmax(tf.Module):
+    """The variables we want to optimize: one weight per pixel and class, one bias per
+    class, all starting at zero; and the count of training steps taken."""
 
-    def accuracy(logits, labels):
-        """Fraction of images whose highest-scoring class is the true one."""
+    def __init__(self, image_pixels, classes):
+        super().__init__(name='softmax')
+        self.weights = tf.Variable(tf.zeros([image_pixels, classes]), name='weights')
+        self.biases = tf.Variable(tf.zeros([classes]), name='biases')
+        self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+
+def inference(images, model):
+    # The classifier's result: a weighted sum of the pixels for each class.
+    return tf.matmul(images, model.weights) + model.biases
+
+
+def loss(logits, labels):
+    # The loss function: how far the softmax probabilities are from the true classes.
+    with tf.name_scope('Loss'):
+        mean_loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            logits=logits, labels=labels))
+        tf.summary.scalar('loss', mean_loss)  # the tags Part 2 uses: one chart for both
+    return mean_loss
+
+
+def training_step(tape, loss, model, learning_rate):
+    # Gradient descent: move each variable a little against its gradient.
+    for variable, gradient in zip([model.weights, model.biases],
+                                  tape.gradient(loss, [model.weights, model.biases])):
+        variable.assign_sub(learning_rate * gradient)
+    model.global_step.assign_add(1)
+
+
+def evaluation(logits, labels):
+    # Accuracy: the share of images whose highest score is their true class.
+    with tf.name_scope('Accuracy'):
         correct_prediction = tf.equal(tf.argmax(logits, 1), labels)
-        return tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
+        accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
+        tf.summary.scalar('train_accuracy', accuracy)
+    return accuracy
+
+
+def main(args):
+    beginTime = time.time()
+    rng = training.set_seed(args.seed)
+
+    # Prepare data
+    if args.dataset == 'cifar10':
+        data_sets = data_helpers.load_data(args.data_dir)
+    else:
+        data_sets = mnist.load_data(args.data_dir, args.dataset)
+    num_train, image_pixels = data_sets['images_train'].shape
+    cli.check_batch_size(args.batch_size, num_train)
+    images_train = zero_copy.to_tensor(data_sets['images_train'])
+    labels_train = tf.constant(data_sets['labels_train'])
+    images_test = zero_copy.to_tensor(data_sets['images_test'])
+    mean_image = tf.constant(data_sets['mean_image'])
+
+    model = Softmax(image_pixels, len(data_sets['classes']))
+    name = 'softmax' if args.dataset == 'cifar10' else 'softmax_' + args.dataset
+    run = runs.new_run(args.train_dir, runs.run_name(
+        name, args, parse_args(['--dataset', args.dataset])))
+
+    def centred(images):
+        # load_data() left the images as bytes: subtract the mean training image here.
+        return tf.cast(images, tf.float32) - mean_image
+
+    def test_logits():
+        return training.predict(lambda images: inference(centred(images), model),
+                                images_test)
 
     def train_step(indices):
-        """One step of gradient descent on the images at `indices`.
-
-        Returns the batch's accuracy before the step, as the tutorial printed it; every
-        100th step also logs it and the loss for TensorBoard.
-        """
-        images = tf.gather(images_train, indices)
+        images = centred(tf.gather(images_train, indices))
         labels = tf.gather(labels_train, indices)
         with tf.GradientTape() as tape:
-            logits = inference(images)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=labels, logits=logits))
-        train_accuracy = accuracy(logits, labels)
-        with summary_writer.as_default(step=global_step), \
-                tf.summary.record_if(global_step % 100 == 0):
-            tf.summary.scalar('loss', loss)
-            tf.summary.scalar('train_accuracy', train_accuracy)
-        grad_weights, grad_biases = tape.gradient(loss, [weights, biases])
-        weights.assign_sub(args.learning_rate * grad_weights)
-        biases.assign_sub(args.learning_rate * grad_biases)
-        global_step.assign_add(1)
-        return train_accuracy
+            logits = inference(images, model)
+            batch_loss = loss(logits, labels)
+        accuracy = evaluation(logits, labels)
+        training_step(tape, batch_loss, model, args.learning_rate)
+        return batch_loss, accuracy
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int64)])
-    def train_steps(batch_indices):
-        """Run train_step once per row of batch_indices, all in one graph call.
+    def print_test_accuracy(step=None):
+        # The MNIST tutorial's report, before training and after steps 1 and 10.
+        accuracy = evaluation(test_logits(), data_sets['labels_test'])
+        print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
 
-        Each call of a tf.function costs about a millisecond of overhead; running 100
-        steps per call (as Keras' steps_per_execution does) pays it once per 100 steps.
-        Returns the accuracy of the first batch.
-        """
-        first_accuracy = train_step(batch_indices[0])
-        for k in tf.range(1, tf.shape(batch_indices)[0]):
-            train_step(batch_indices[k])
-        return first_accuracy
+    # Repeat max_steps times, on batch_size random images each (drawn with replacement).
+    batches = (rng.integers(num_train, size=args.batch_size) for _ in itertools.count())
+    with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
+        training.train(train_step, model.global_step, batches, args.max_steps,
+                       summary_writer, step_line='Step {:5d}: training accuracy {:g}',
+                       evaluate=print_test_accuracy,
+                       evaluate_at={0, 1, 10} if args.dataset != 'cifar10' else ())
 
-    test_images = data_helpers.to_tensor(data_sets['images_test'])
-
-    def print_test_accuracy(test_accuracy):
-        """The MNIST tutorial's report: accuracy on the whole test set, in percent."""
-        print('Accuracy on test-set: {:.1%}'.format(float(test_accuracy)))
-
-    test_steps = TEST_ACCURACY_STEPS[args.dataset]
-    step = 0
-    while step < args.max_steps:
-        if step in test_steps:
-            print_test_accuracy(accuracy(inference(test_images), data_sets['labels_test']))
-        # Train up to the next multiple of 100 steps, or the next step to test at.
-        stop = min([s for s in test_steps if s > step] +
-                   [step - step % 100 + 100, args.max_steps])
-        # A batch of random training images per step (drawn with replacement, as in
-        # the tutorial).
-        batch_indices = rng.integers(num_train, size=(stop - step, args.batch_size))
-        train_accuracy = train_steps(batch_indices)
-        if step % 100 == 0:
-            print('Step {:5d}: training accuracy {:g}'.format(step, train_accuracy))
-        step = stop
-
-    # After training, evaluate on the test images the model has never seen.
-    test_logits = inference(test_images)
-    test_accuracy = accuracy(test_logits, data_sets['labels_test'])
-    if test_steps:
-        print_test_accuracy(test_accuracy)
-    print('Test accuracy {:g}'.format(test_accuracy))
-
-    # Which classes are confused, and what each class's weights look like.
-    visualize.report_test_set(test_logits.numpy(), data_sets, summary_writer,
-                              args.max_steps, templates=weights.numpy())
-    summary_writer.close()
+        # After finishing the training, evaluate on the test set
+        logits = test_logits()
+        test_accuracy = evaluation(logits, data_sets['labels_test'])
+        if args.dataset != 'cifar10':
+            print_test_accuracy()
+        print('Test accuracy {:g}'.format(test_accuracy))
+        report.test_set(logits.numpy(), data_sets, summary_writer, args.max_steps,
+                        templates=model.weights.numpy())
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))
 
 
 if __name__ == '__main__':
-    data_helpers.run(main)
+    cli.run(main, args)

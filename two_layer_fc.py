@@ -10,8 +10,6 @@ Summaries (a histogram of the logits, the loss, the training accuracy) are writt
 whenever the caller has opened a tf.summary writer; otherwise they cost nothing.
 """
 import numpy as np
-
-from data_helpers import InputError  # first: it imports TensorFlow quietly
 import tensorflow as tf
 
 
@@ -115,55 +113,3 @@ def evaluation(logits, labels):
         accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
         tf.summary.scalar('train_accuracy', accuracy)
     return accuracy
-
-
-# Checkpoints ---------------------------------------------------------------------------
-
-def latest_checkpoint(train_dir):
-    """The path of the newest checkpoint in train_dir (what --resume and restore use)."""
-    path = tf.train.latest_checkpoint(train_dir)
-    if path is None:
-        raise InputError('no checkpoint in %r: train first with python run_fc_model.py '
-                         '--train_dir %s' % (train_dir, train_dir))
-    return path
-
-
-def checkpoint_sizes(path):
-    """(image_pixels, hidden_units, classes) of the TwoLayerFC saved at path.
-
-    The weight shapes tell the sizes, so restoring needs no training flags repeated.
-    """
-    try:
-        shapes = dict(tf.train.list_variables(path))
-        pixels, hidden_units = shapes['model/weights1/.ATTRIBUTES/VARIABLE_VALUE']
-        hidden_units2, classes = shapes['model/weights2/.ATTRIBUTES/VARIABLE_VALUE']
-    except (KeyError, ValueError, tf.errors.OpError):
-        raise InputError('%s is not a readable checkpoint of run_fc_model.py: delete it '
-                         'or use another --train_dir' % path)
-    return pixels, hidden_units, classes
-
-
-def restore(checkpoint, train_dir):
-    """Restore checkpoint (a tf.train.Checkpoint of a TwoLayerFC) from train_dir.
-
-    Returns:
-      The path restored from.
-
-    Raises:
-      InputError: no checkpoint, an unreadable one, or one of another shape.
-    """
-    path = latest_checkpoint(train_dir)
-    model = checkpoint.model
-    wanted = (model.weights1.shape[0], model.weights1.shape[1], model.weights2.shape[1])
-    found = checkpoint_sizes(path)
-    if found != wanted:
-        raise InputError(
-            '%s holds a network for %d-pixel images with %d hidden units and %d classes, '
-            'but this run needs %d, %d and %d: match --hidden1 and the data, or use '
-            'another --train_dir' % ((path,) + tuple(found) + tuple(wanted)))
-    try:
-        checkpoint.restore(path).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-        raise InputError('cannot restore %s (%s): delete it or use another --train_dir'
-                         % (path, type(e).__name__))
-    return path

@@ -1,17 +1,19 @@
-"""Benchmark the tutorial's scripts against Keras references of the same models.
+"""Benchmark the tutorial's scripts against the tutorial's 2017 code and Keras.
 
-    python benchmarks/benchmark.py [--data_dir DIR] [--runs 3]
+    python benchmarks/benchmark.py [--data_dir DIR] [--runs 4]
 
-Runs softmax.py and run_fc_model.py with their default hyperparameters, and
-keras_softmax.py and keras_two_layer_fc.py (the same models written as a Keras user
-would), each --runs times as whole processes, interleaved so that a slow spell of the
-machine hits all of them alike. A process that starts right after a large one has
-exited finds its memory cold (the first touch of each page costs more on this virtual
-machine), so the order changes each round (a Williams design): over 4 rounds every
-program runs once right after each of the other three. Prints, per program, the medians of: wall time, time
-by phase (import, load, train, report; see phases.py), training steps per second,
-peak resident memory and test accuracy, and our wall time as a ratio of the Keras
-reference's from the same invocation. Every run works in a fresh temporary folder.
+Runs, each --runs times as whole processes with their default hyperparameters:
+softmax.py and run_fc_model.py; the same two scripts with the interpreter's normal
+exit (TUTORIAL_SLOW_EXIT=1: what support/cli.run's os._exit saves); the tutorial's
+2017 code (../shared/tutorial2017, run as it is, from a folder holding a link to the
+data); and keras_softmax.py and keras_two_layer_fc.py, the same models written as a
+Keras user would. The runs are interleaved, in an order that changes each round (a
+Williams design: over 8 rounds each program runs once right after each other one), so
+that a slow spell of the machine, or the cold memory a process finds right after a
+large one exited, hits all of them alike. Prints the medians of: wall time, time by
+phase (import, load, train, report; see phases.py; our scripts and Keras only), steps
+per second, peak resident memory and test accuracy, and our wall time as a ratio of the
+2017 code's and of Keras'.
 """
 import argparse
 import json
@@ -24,46 +26,70 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DEFAULT_DATA = (os.environ.get('CIFAR10_DIR') or
-                os.path.join(os.path.dirname(ROOT), 'shared', 'cifar-10-batches-py'))
-PROGRAMS = [  # (name, script, training steps, Keras reference it is compared with)
-    ('softmax.py', os.path.join(ROOT, 'softmax.py'), 1000, 'keras_softmax.py'),
-    ('keras_softmax.py', os.path.join(HERE, 'keras_softmax.py'), 1000, None),
-    ('run_fc_model.py', os.path.join(ROOT, 'run_fc_model.py'), 2000, 'keras_two_layer_fc.py'),
-    ('keras_two_layer_fc.py', os.path.join(HERE, 'keras_two_layer_fc.py'), 2000, None),
+SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
+DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(SHARED, 'cifar-10-batches-py')
+TUTORIAL_2017 = os.path.join(SHARED, 'tutorial2017')
+
+# (name, script, kind, training steps, extra environment)
+PROGRAMS = [
+    ('softmax.py', os.path.join(ROOT, 'softmax.py'), 'ours', 1000, {}),
+    ('softmax.py, normal exit', os.path.join(ROOT, 'softmax.py'), 'ours', 1000,
+     {'TUTORIAL_SLOW_EXIT': '1'}),
+    ('2017 softmax.py', os.path.join(TUTORIAL_2017, 'softmax.py'), '2017', 1000, {}),
+    ('keras_softmax.py', os.path.join(HERE, 'keras_softmax.py'), 'keras', 1000, {}),
+    ('run_fc_model.py', os.path.join(ROOT, 'run_fc_model.py'), 'ours', 2000, {}),
+    ('run_fc_model.py, normal exit', os.path.join(ROOT, 'run_fc_model.py'), 'ours', 2000,
+     {'TUTORIAL_SLOW_EXIT': '1'}),
+    ('2017 run_fc_model.py', os.path.join(TUTORIAL_2017, 'run_fc_model.py'), '2017', 2000, {}),
+    ('keras_two_layer_fc.py', os.path.join(HERE, 'keras_two_layer_fc.py'), 'keras', 2000, {}),
 ]
+COMPARED = {'softmax.py': ('2017 softmax.py', 'keras_softmax.py'),
+            'run_fc_model.py': ('2017 run_fc_model.py', 'keras_two_layer_fc.py')}
 
-# Each program follows each other one exactly once over these four rounds.
-ORDERS = [(0, 1, 3, 2), (1, 2, 0, 3), (2, 3, 1, 0), (3, 0, 2, 1)]
+
+def williams_orders(n):
+    """n orders of range(n) (n even) in which each item follows each other one once."""
+    first = [0]
+    for k in range(1, n):
+        first.append((first[-1] + (k if k % 2 else n - k)) % n)
+    return [[(item + shift) % n for item in first] for shift in range(n)]
 
 
-def run_once(script, data_dir):
+def run_once(script, kind, data_dir, env):
     """One whole-process run: wall time, phases, peak memory and test accuracy."""
     with tempfile.TemporaryDirectory() as workdir:
         marks_file = os.path.join(workdir, 'marks.json')
+        if kind == '2017':  # it reads cifar-10-batches-py in the working directory
+            os.symlink(os.path.abspath(data_dir), os.path.join(workdir, 'cifar-10-batches-py'))
+            command = [sys.executable, script]
+        else:
+            command = [sys.executable, os.path.join(HERE, 'phases.py'), marks_file, script,
+                       '--data_dir', os.path.abspath(data_dir)]
         start = time.time()
-        process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, 'phases.py'), marks_file, script,
-             '--data_dir', os.path.abspath(data_dir)],
-            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True,
+                                   env=dict(os.environ, **env))
         output = process.stdout.read()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.time() - start
         if status != 0:
             sys.exit('%s failed (status %d):\n%s' % (script, status, output))
-        with open(marks_file) as f:
-            marks = json.load(f)
+        marks = {}
+        if kind != '2017':
+            with open(marks_file) as f:
+                marks = json.load(f)
     accuracy = float([l for l in output.splitlines() if l.startswith('Test accuracy')]
                      [-1].split()[-1])
-    return {
-        'wall': wall,
-        'import': marks['imported'] - start,
-        'load': marks['loaded'] - marks['load_start'],
-        'train': marks['tested'] - marks['loaded'],
-        'report': start + wall - marks['tested'],
-        'peak_mb': usage.ru_maxrss / 1024,  # kilobytes on Linux
-        'accuracy': accuracy,
-    }
+    result = {'wall': wall, 'peak_mb': usage.ru_maxrss / 1024,  # kilobytes on Linux
+              'accuracy': accuracy}
+    if marks:
+        result.update({
+            'import': marks['imported'] - start,
+            'load': marks['loaded'] - marks['load_start'],
+            'train': marks['tested'] - marks['loaded'],
+            'report': start + wall - marks['tested'],
+        })
+    return result
 
 
 def main():
@@ -71,37 +97,44 @@ def main():
     parser.add_argument('--data_dir', default=DEFAULT_DATA,
                         help='CIFAR-10 folder (default: %(default)s)')
     parser.add_argument('--runs', type=int, default=4,
-                        help='runs of each program (default: %(default)s: one round of '
-                             'each order)')
+                        help='runs of each program (default: %(default)s)')
     parser.add_argument('--json', help='also write every run\'s figures to this file')
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(args.data_dir, 'test_batch')):
         sys.exit('No CIFAR-10 in %s: pass --data_dir' % args.data_dir)
+    programs = [p for p in PROGRAMS if p[2] != '2017' or os.path.isfile(p[1])]
 
-    results = {name: [] for name, *_ in PROGRAMS}
+    results = {name: [] for name, *_ in programs}
+    orders = williams_orders(len(programs))
     for run in range(args.runs):
-        for index in ORDERS[run % len(ORDERS)]:
-            name, script, _, _ = PROGRAMS[index]
-            results[name].append(run_once(script, args.data_dir))
-            print('run %d/%d %-22s %6.2f s' % (run + 1, args.runs, name,
+        for index in orders[run % len(orders)]:
+            name, script, kind, _, env = programs[index]
+            results[name].append(run_once(script, kind, args.data_dir, env))
+            print('run %d/%d %-30s %6.2f s' % (run + 1, args.runs, name,
                                                  results[name][-1]['wall']), flush=True)
 
     def median(name, key):
-        return statistics.median(r[key] for r in results[name])
+        values = [r[key] for r in results[name] if key in r]
+        return statistics.median(values) if values else None
+
+    def cell(value, form='%.2f'):
+        return '' if value is None else form % value
 
     print('\nMedians of %d runs, %s, TensorFlow %s, %d cores:' % (
         args.runs, args.data_dir, tf_version(), os.cpu_count()))
     header = ('program', 'wall s', 'import', 'load', 'train', 'report', 'steps/s',
-              'peak MB', 'accuracy', 'vs Keras')
+              'peak MB', 'accuracy', 'vs 2017', 'vs Keras')
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
-    for name, _, steps, reference in PROGRAMS:
-        ratio = ('%.2fx' % (median(name, 'wall') / median(reference, 'wall'))
-                 if reference else '')
-        print('| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f | %.4f | %s |' % (
-            name, median(name, 'wall'), median(name, 'import'), median(name, 'load'),
-            median(name, 'train'), median(name, 'report'), steps / median(name, 'train'),
-            median(name, 'peak_mb'), median(name, 'accuracy'), ratio))
+    for name, _, _, steps, _ in programs:
+        ratios = [cell(median(name, 'wall') / median(other, 'wall'), '%.2fx')
+                  if other in results else '' for other in COMPARED.get(name, ('', ''))]
+        train = median(name, 'train')
+        print('| %s |' % ' | '.join([
+            name, cell(median(name, 'wall')), cell(median(name, 'import')),
+            cell(median(name, 'load')), cell(train), cell(median(name, 'report')),
+            cell(train and steps / train, '%.0f'), cell(median(name, 'peak_mb'), '%.0f'),
+            cell(median(name, 'accuracy'), '%.4f')] + ratios))
     print('(train: from the loaded data to the printed test accuracy, test-set inference '
           'included; steps/s counts that span)')
     if args.json:

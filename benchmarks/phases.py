@@ -18,6 +18,7 @@ import time
 out_file, program = sys.argv[1], os.path.abspath(sys.argv[2])
 sys.argv = [program] + sys.argv[3:]
 sys.path.insert(0, os.path.dirname(program))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 marks = {}
 
 if os.path.basename(program).startswith('keras_'):
@@ -25,9 +26,11 @@ if os.path.basename(program).startswith('keras_'):
     import keras_common as loader_module
     loader_name = 'load_cifar10'
 else:
+    from support import cli
+    cli.import_tensorflow_quietly()  # what cli.start() does after parsing the flags
     import data_helpers as loader_module
     import two_layer_fc  # noqa: F401
-    import visualize  # noqa: F401
+    from support import report, training  # noqa: F401
     loader_name = 'load_data'
 marks['imported'] = time.time()
 
@@ -61,7 +64,7 @@ def save_marks():
         json.dump(marks, f)
 
 
-def exit_now(status):  # the tutorial's scripts end with os._exit (see data_helpers.run)
+def exit_now(status):  # the tutorial's scripts end with os._exit (see support/cli.run)
     save_marks()
     real_exit(status)
 

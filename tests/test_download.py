@@ -16,6 +16,8 @@ import threading
 import pytest
 
 from conftest import assert_one_line_error, printed_value, run_script, write_cifar
+from support import download
+from support.cli import InputError
 
 
 def build_archive(tmp_path):
@@ -132,10 +134,10 @@ def test_deleted_folder_is_extracted_again_without_the_network(tmp_path, server,
     assert server.requests == 1
 
 
-def test_wrong_checksum_removes_the_file(tmp_path, server, archive):
+def test_wrong_checksum_keeps_no_file(tmp_path, server, archive):
     result = softmax(tmp_path, server.url, '0' * 32)
     assert_one_line_error(result, 'has MD5 %s, not %s' % (md5(archive), '0' * 32),
-                          'was removed')
+                          'was not kept')
     assert_nothing_looks_valid(tmp_path)
     assert_good_run_recovers(tmp_path, server, archive)
 
@@ -171,16 +173,25 @@ def test_server_closing_halfway(tmp_path, server, archive):
 def test_truncated_archive_with_matching_checksum(tmp_path, server, archive):
     server.mode = 'truncated'
     result = softmax(tmp_path, server.url, md5(archive[:len(archive) // 2]))
-    assert_one_line_error(result, 'cifar-10-python.tar.gz is corrupt', 'removed')
+    assert_one_line_error(result, 'cifar-10-python.tar.gz is corrupt',
+                          'delete it and run again')
+    assert not (tmp_path / 'cifar-10-batches-py').exists()
+    (tmp_path / 'cifar-10-python.tar.gz').unlink()  # as the message says
     assert_nothing_looks_valid(tmp_path)
     assert_good_run_recovers(tmp_path, server, archive)
 
 
-def test_corrupt_cached_archive_is_downloaded_again(tmp_path, server, archive):
-    (tmp_path / 'cifar-10-python.tar.gz').write_bytes(archive[:1000])
-    result = softmax(tmp_path, server.url, md5(archive))
-    assert result.returncode == 0, result.stderr
-    assert 'downloading it again' in result.stdout and server.requests == 1
+def test_an_archive_put_in_place_by_hand_is_never_deleted(tmp_path, server, archive):
+    # Offline, with a copy from elsewhere: say what differs and how to go on.
+    copy = tmp_path / 'cifar-10-python.tar.gz'
+    copy.write_bytes(archive)
+    result = softmax(tmp_path, server.url, '0' * 32)
+    assert_one_line_error(result, 'has MD5 %s, not %s' % (md5(archive), '0' * 32),
+                          'CIFAR10_MD5=%s' % md5(archive), 'otherwise delete it')
+    assert copy.read_bytes() == archive and server.requests == 0
+    trusted = softmax(tmp_path, server.url, md5(archive))  # CIFAR10_MD5 as suggested
+    assert trusted.returncode == 0, trusted.stderr
+    assert server.requests == 0 and copy.read_bytes() == archive
 
 
 def test_leftovers_of_an_interrupted_run_are_ignored(tmp_path, server, archive):
@@ -213,7 +224,6 @@ class FullDisk(io.RawIOBase):
 
 
 def test_no_space_left_removes_the_partial_file(tmp_path, server, archive, monkeypatch):
-    import download
     real_fdopen = os.fdopen
     opened = []
 
@@ -224,20 +234,18 @@ def test_no_space_left_removes_the_partial_file(tmp_path, server, archive, monke
         return real_fdopen(fd, mode, *args, **kwargs)
 
     monkeypatch.setattr(download.os, 'fdopen', fdopen)
-    with pytest.raises(download.DownloadError, match='no space left on the disk holding'):
-        download.download(server.url, str(tmp_path / 'a.tar.gz'), md5(archive),
+    with pytest.raises(InputError, match='no space left on the disk holding'):
+        download.download(server.url, str(tmp_path / 'a.tar.gz'), md5(archive), 1 << 30,
                           out=io.StringIO())
     assert list(tmp_path.iterdir()) == []
 
 
 def test_no_permission_to_write(tmp_path, server, archive, monkeypatch):
-    import download
-
     def mkstemp(*args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
     monkeypatch.setattr(download.tempfile, 'mkstemp', mkstemp)
-    with pytest.raises(download.DownloadError, match='no permission to write in %s' % tmp_path):
-        download.download(server.url, str(tmp_path / 'a.tar.gz'), md5(archive),
+    with pytest.raises(InputError, match='no permission to write in %s' % tmp_path):
+        download.download(server.url, str(tmp_path / 'a.tar.gz'), md5(archive), 1 << 30,
                           out=io.StringIO())
     assert list(tmp_path.iterdir()) == []

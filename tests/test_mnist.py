@@ -9,16 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import (assert_one_line_error, printed_value, run_script, write_idx,
                       write_mnist)
-import data_helpers
+from support import mnist, report
+from support.cli import InputError
 
 FASHION = Path('/usr/share/datasets/fashion-mnist')  # apt-get install dataset-fashion-mnist
 
 
 def test_idx_loader_shapes_scaling_and_labels(tiny_mnist):
-    data = data_helpers.load_data(str(tiny_mnist), 'mnist')
+    data = mnist.load_data(str(tiny_mnist), 'mnist')
     with gzip.open(tiny_mnist / 'train-images-idx3-ubyte.gz') as f:
         raw = np.frombuffer(f.read()[16:], np.uint8).reshape(600, 784)
     assert data['images_train'].shape == (600, 784) and data['images_test'].shape == (200, 784)
@@ -29,7 +31,7 @@ def test_idx_loader_shapes_scaling_and_labels(tiny_mnist):
         np.testing.assert_array_equal(data['labels_test'], np.frombuffer(f.read()[8:], np.uint8))
     assert data['classes'] == [str(d) for d in range(10)]
     assert data['image_shape'] == (1, 28, 28)
-    assert data_helpers.load_data(str(tiny_mnist), 'fashion_mnist')['classes'][0] == 'T-shirt/top'
+    assert mnist.load_data(str(tiny_mnist), 'fashion_mnist')['classes'][0] == 'T-shirt/top'
 
 
 @pytest.mark.parametrize('damage,message', [
@@ -43,8 +45,8 @@ def test_idx_loader_shapes_scaling_and_labels(tiny_mnist):
 def test_bad_idx_files_are_named(tmp_path, damage, message):
     folder = write_mnist(tmp_path / 'MNIST_data')
     damage(folder / 'train-images-idx3-ubyte.gz')
-    with pytest.raises(data_helpers.InputError, match=re.escape(message)) as error:
-        data_helpers.load_data(str(folder), 'mnist')
+    with pytest.raises(InputError, match=re.escape(message)) as error:
+        mnist.load_data(str(folder), 'mnist')
     assert 'train-images-idx3-ubyte.gz' in str(error.value)
 
 
@@ -73,19 +75,31 @@ def test_softmax_on_mnist_prints_the_tutorial_accuracies(tiny_mnist, tmp_path):
     where = [lines.index(r) for r in reports]
     assert where[0] < steps[0] < where[1] < where[2] < steps[1] and steps[-1] < where[3]
     assert percentages[0] == pytest.approx(100 * np.mean(
-        data_helpers.load_data(str(tiny_mnist), 'mnist')['labels_test'] == 0), abs=0.06)
+        mnist.load_data(str(tiny_mnist), 'mnist')['labels_test'] == 0), abs=0.06)
     assert printed_value(result.stdout, 'Test accuracy') == pytest.approx(
         percentages[-1] / 100, abs=0.0006)
 
-    from test_scripts import logged_images, read_events, run_folder, printed_confusion_matrix
-    events = read_events(run_folder(tmp_path / 'tf_logs'))
-    templates, = logged_images(events, 'weight_templates')
-    assert templates[1].shape == (2 * (112 + 34), 5 * (112 + 8), 3)  # 28x28 shown 4x
-    samples, = logged_images(events, 'test_predictions')
-    assert samples[1].shape == (4 * (112 + 34), 5 * (112 + 8), 3)
-    # The digits are drawn at their brightness (mean about half of full), not darkened.
-    first_image = samples[1][4:4 + 112, 4:4 + 112]
-    assert first_image.mean() > 80
+    from test_scripts import logged_images, read_events, run_folder
+    events = read_events(run_folder(tmp_path / 'tf_logs', 'softmax_mnist_seed=0_'))
+    for tag in ['weight_templates', 'test_predictions', 'confusion_matrix']:
+        (step, _), = logged_images(events, tag)
+        assert step == 1000
+
+
+def test_pictures_show_images_at_their_brightness(tiny_mnist, tiny_cifar, monkeypatch):
+    # The digits are 0..1 and CIFAR-10's bytes 0..255: both must be drawn in 0..1.
+    import data_helpers
+    drawn = []
+    monkeypatch.setattr(report, 'prediction_figure',
+                        lambda images, *args: drawn.append(images) or
+                        report.template_figure(images[:1], ['x']))
+    writer = tf.summary.create_file_writer(str(tiny_mnist.parent / 'logs'))
+    for data in [mnist.load_data(str(tiny_mnist), 'mnist'),
+                 data_helpers.load_data(str(tiny_cifar))]:
+        logits = np.eye(10)[data['labels_test']]
+        report.test_set(logits, data, writer, 1)
+    for images in drawn:
+        assert images.shape[0] == 20 and 0.3 < images.mean() < 0.7 and images.max() <= 1
 
 
 @pytest.mark.parametrize('argv,expected', [
@@ -98,9 +112,7 @@ def test_each_dataset_gets_its_tutorials_defaults(monkeypatch, argv, expected):
     import softmax
     for name in ['CIFAR10_DIR', 'MNIST_DIR', 'FASHION_MNIST_DIR']:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(data_helpers, 'DEFAULT_DATA_DIR', 'cifar-10-batches-py')
-    monkeypatch.setattr('sys.argv', ['softmax.py'] + argv)
-    args = softmax.parse_args()
+    args = softmax.parse_args(argv)
     assert (args.learning_rate, args.max_steps, args.batch_size, args.data_dir) == expected
 
 
@@ -136,29 +148,29 @@ def test_missing_idx_files_are_downloaded_and_verified(tmp_path, monkeypatch):
     server = FileServer(source)
     try:
         md5s = [hashlib.md5((source / n).read_bytes()).hexdigest()
-                for n in data_helpers.IDX_FILES]
-        monkeypatch.setitem(data_helpers.IDX_DATASETS['mnist'], 'md5', md5s)
+                for n in mnist.FILES]
+        monkeypatch.setitem(mnist.DATASETS['mnist'], 'md5', md5s)
         monkeypatch.setenv('MNIST_URL', server.url)
         target = tmp_path / 'MNIST_data'
-        data = data_helpers.load_data(str(target), 'mnist')
+        data = mnist.load_data(str(target), 'mnist')
         assert data['images_train'].shape == (600, 784)
-        assert sorted(server.requests) == sorted('/' + n for n in data_helpers.IDX_FILES)
-        data_helpers.load_data(str(target), 'mnist')
+        assert sorted(server.requests) == sorted('/' + n for n in mnist.FILES)
+        mnist.load_data(str(target), 'mnist')
         assert len(server.requests) == 4  # nothing fetched twice
 
         # A checksum that does not match: an error, and no file left behind.
         (target / 't10k-images-idx3-ubyte.gz').unlink()
-        monkeypatch.setitem(data_helpers.IDX_DATASETS['mnist'], 'md5', ['0' * 32] * 4)
-        with pytest.raises(data_helpers.InputError, match='has MD5 .* not 0{32}'):
-            data_helpers.load_data(str(target), 'mnist')
+        monkeypatch.setitem(mnist.DATASETS['mnist'], 'md5', ['0' * 32] * 4)
+        with pytest.raises(InputError, match='has MD5 .* not 0{32}'):
+            mnist.load_data(str(target), 'mnist')
         assert sorted(os.listdir(target)) == sorted(
-            n for n in data_helpers.IDX_FILES if n != 't10k-images-idx3-ubyte.gz')
+            n for n in mnist.FILES if n != 't10k-images-idx3-ubyte.gz')
 
         # A missing file on the server: HTTP 404, nothing left behind.
-        monkeypatch.setitem(data_helpers.IDX_DATASETS['mnist'], 'md5', md5s)
+        monkeypatch.setitem(mnist.DATASETS['mnist'], 'md5', md5s)
         (source / 't10k-images-idx3-ubyte.gz').rename(source / 'moved')
-        with pytest.raises(data_helpers.InputError, match='HTTP 404'):
-            data_helpers.load_data(str(target), 'mnist')
+        with pytest.raises(InputError, match='HTTP 404'):
+            mnist.load_data(str(target), 'mnist')
         assert len(os.listdir(target)) == 3
     finally:
         server.close()

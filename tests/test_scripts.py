@@ -30,10 +30,16 @@ def read_events(logdir):
     return events
 
 
-def run_folder(train_dir):
-    logdirs = [p for p in train_dir.iterdir() if p.is_dir()]
-    assert len(logdirs) == 1 and re.fullmatch(r'\d{8}-\d{6}', logdirs[0].name), logdirs
-    return logdirs[0]
+def run_folders(train_dir):
+    return sorted(p for p in train_dir.iterdir() if p.is_dir())
+
+
+def run_folder(train_dir, name_start=''):
+    """The one run folder in train_dir, named <model>_<changed flags>_<time>."""
+    folders = run_folders(train_dir)
+    assert len(folders) == 1, folders
+    assert re.fullmatch(re.escape(name_start) + r'(.*_)?\d{8}-\d{6}', folders[0].name), folders
+    return folders[0]
 
 
 def logged_images(events, tag):
@@ -44,6 +50,7 @@ def logged_images(events, tag):
         width, height, *pngs = tf.make_ndarray(event.tensor_proto)
         assert len(pngs) == 1
         picture = tf.io.decode_png(pngs[0]).numpy()
+        assert picture.std() > 10  # a drawing, not a blank
         assert picture.shape[:2] == (int(height), int(width))
         pictures.append((event.step, picture))
     return pictures
@@ -85,17 +92,14 @@ def test_softmax_trains_and_prints_the_tutorial_lines(tiny_cifar, tmp_path):
     assert result.stderr == ''
     assert_tables_match_accuracy(result.stdout, 200)
 
-    # TensorBoard: curves every 100 steps, and the three pictures at the last step.
-    events = read_events(run_folder(tmp_path / 'tf_logs'))
-    for tag in ['loss', 'train_accuracy']:
+    # TensorBoard: curves every 100 steps (the tags of Part 2, so they share a chart),
+    # and the three pictures at the last step.
+    events = read_events(run_folder(tmp_path / 'tf_logs', 'softmax_seed=3_'))
+    for tag in ['Loss/loss', 'Accuracy/train_accuracy']:
         assert [e.step for e in events.Tensors(tag)] == list(range(0, 1000, 100))
-    templates, = logged_images(events, 'weight_templates')
-    assert templates[0] == 1000 and templates[1].shape == (2 * 130, 5 * 104, 3)
-    samples, = logged_images(events, 'test_predictions')
-    assert samples[0] == 1000 and samples[1].shape == (4 * 130, 5 * 104, 3)
-    assert samples[1][4:100, 4:100].mean() > 80  # drawn at its own brightness
-    matrix, = logged_images(events, 'confusion_matrix')
-    assert matrix[0] == 1000 and matrix[1].shape[2] == 3
+    for tag in ['weight_templates', 'test_predictions', 'confusion_matrix']:
+        (step, picture), = logged_images(events, tag)
+        assert step == 1000 and picture.shape[0] > 300 and picture.shape[1] > 500
 
 
 def test_seed_makes_runs_repeatable(tiny_cifar, tmp_path):
@@ -129,7 +133,7 @@ def test_missing_data_folder_without_network_is_one_line(tmp_path):
                             env={'CIFAR10_URL': refused})
         assert_one_line_error(result, 'cannot download %s' % refused, 'by hand')
         assert result.returncode == 1
-        assert list(tmp_path.iterdir()) == []  # no partial download, no empty logs
+        assert list(tmp_path.iterdir()) == []  # no partial download, no empty run
 
 
 def test_broken_pickle_is_named(tmp_path):
@@ -146,9 +150,9 @@ def train(data_dir, train_dir, *flags):
                       '--batch_size', 100, '--seed', 1, *flags, cwd=train_dir.parent)
 
 
-def restore(data_dir, train_dir):
+def restore(data_dir, train_dir, *flags):
     return run_script('restore_model.py', '--data_dir', data_dir, '--train_dir', train_dir,
-                      cwd=train_dir.parent)
+                      *flags, cwd=train_dir.parent)
 
 
 @pytest.fixture(scope='module')
@@ -170,9 +174,11 @@ def test_run_fc_model_prints_parameters_steps_checkpoints_and_accuracy(trained):
     steps = lines_starting(result.stdout, 'Step')
     assert [int(re.match(r'Step (\d+), training accuracy [\d.]+$', s).group(1))
             for s in steps] == list(range(0, 1200, 100))
+    run = run_folder(train_dir, 'fc_batch_size=100_max_steps=1200_seed=1_')
+    assert 'Logs and checkpoints go to %s' % run in lines
     assert lines_starting(result.stdout, 'Saved checkpoint') == [
-        'Saved checkpoint %s' % (train_dir / 'checkpoint-1000'),
-        'Saved checkpoint %s' % (train_dir / 'checkpoint-1200')]
+        'Saved checkpoint %s' % (run / 'checkpoint-1000'),
+        'Saved checkpoint %s' % (run / 'checkpoint-1200')]
     assert printed_value(result.stdout, 'Test accuracy') > 3 * CHANCE
     assert lines[-1].startswith('Total time:')
 
@@ -181,12 +187,12 @@ def test_tensorboard_reads_scalars_histogram_graph_and_images(trained):
     train_dir, result = trained
     events = read_events(run_folder(train_dir))
     assert events.Tags()['graph']
+    # The Graphs tab shows the network of one step, as in the tutorial, not the loop.
     graph = events.Graph()
-    # The loop of training steps is a While op; its body lives in the graph's library.
-    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
-    assert any(node.op in ('While', 'StatelessWhile') for node in graph.node)
-    assert any(node.op == 'MatMul' and 'Layer1/' in node.name for node in nodes)
-    assert any('Loss/' in node.name for node in nodes)
+    scopes = {node.name.split('/')[0] for node in graph.node}
+    assert {'Layer1', 'Layer2', 'Loss', 'Accuracy'} <= scopes
+    assert any(node.op == 'MatMul' and node.name.startswith('Layer1/') for node in graph.node)
+    assert not any(node.op in ('While', 'StatelessWhile') for node in graph.node)
     for tag, plugin in [('Loss/loss', 'scalars'), ('Accuracy/train_accuracy', 'scalars'),
                         ('Layer2/logits', 'histograms')]:
         logged = events.Tensors(tag)
@@ -198,6 +204,14 @@ def test_tensorboard_reads_scalars_histogram_graph_and_images(trained):
     assert [step for step, _ in logged_images(events, 'test_predictions')] == [1200]
     assert 'weight_templates' not in events.Tags()['tensors']  # a softmax-only view
     assert_tables_match_accuracy(result.stdout, 200)
+
+
+def test_softmax_and_two_layer_runs_share_their_scalar_tags(tiny_cifar, trained, tmp_path):
+    assert run_script('softmax.py', '--data_dir', tiny_cifar, '--max_steps', 200,
+                      cwd=tmp_path).returncode == 0
+    softmax_tags = set(read_events(run_folder(tmp_path / 'tf_logs')).Tags()['tensors'])
+    fc_tags = set(read_events(run_folder(trained[0])).Tags()['tensors'])
+    assert {'Loss/loss', 'Accuracy/train_accuracy'} <= softmax_tags & fc_tags
 
 
 def test_restore_model_reproduces_the_printed_accuracy(tiny_cifar, trained):
@@ -213,12 +227,39 @@ def test_restore_model_reproduces_the_printed_accuracy(tiny_cifar, trained):
         printed_confusion_matrix(result.stdout)[0].tolist()
 
 
+def test_two_runs_keep_their_own_folders_and_restore_picks_either(tiny_cifar, tmp_path):
+    train_dir = tmp_path / 'tf_logs'
+    first = train(tiny_cifar, train_dir, '--max_steps', 300, '--hidden1', 30)
+    second = train(tiny_cifar, train_dir, '--max_steps', 300, '--hidden1', 40)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    folders = run_folders(train_dir)
+    assert [f.name.split('_20')[0] for f in folders] == [
+        'fc_batch_size=100_hidden1=30_max_steps=300_seed=1',
+        'fc_batch_size=100_hidden1=40_max_steps=300_seed=1']
+    for folder in folders:
+        assert sorted(p.name for p in folder.glob('checkpoint-*.index')) == [
+            'checkpoint-300.index']
+    newest = restore(tiny_cifar, train_dir)
+    assert newest.returncode == 0, newest.stderr
+    assert 'run = %s' % folders[1].name in newest.stdout and 'hidden1 = 40' in newest.stdout
+    assert printed_value(newest.stdout, 'Test accuracy') == \
+        printed_value(second.stdout, 'Test accuracy')
+    named = restore(tiny_cifar, train_dir, '--run', folders[0].name)
+    assert 'hidden1 = 30' in named.stdout
+    assert printed_value(named.stdout, 'Test accuracy') == \
+        printed_value(first.stdout, 'Test accuracy')
+
+
 def test_resume_continues_with_the_step_counter(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
     assert train(tiny_cifar, train_dir, '--max_steps', 1000).returncode == 0
+    run = run_folder(train_dir)
     resumed = train(tiny_cifar, train_dir, '--max_steps', 1300, '--resume')
     assert resumed.returncode == 0, resumed.stderr
-    assert 'Resuming from step 1000' in resumed.stdout
+    assert 'Resuming run %s from step 1000' % run.name in resumed.stdout
+    assert run_folder(train_dir) == run  # the same folder, no new one
+    assert sorted(p.name for p in run.glob('checkpoint-*.index')) == [
+        'checkpoint-1000.index', 'checkpoint-1300.index']
     steps = lines_starting(resumed.stdout, 'Step')
     assert steps[0].startswith('Step 1000,') and steps[-1].startswith('Step 1200,')
     assert printed_value(restore(tiny_cifar, train_dir).stdout, 'Current step:') == 1300
@@ -237,12 +278,14 @@ def test_ctrl_c_saves_the_current_step(tiny_cifar, tmp_path):
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
+    run = run_folder(train_dir)
     match = re.search(r'Interrupted at step (\d+): saved checkpoint (\S+); continue with '
-                      r'--resume', err)
+                      r'--resume (\S+)$', err)
     assert match and 'Traceback' not in err, err
     step = int(match.group(1))
     assert step >= 200
-    assert match.group(2) == str(train_dir / ('checkpoint-%d' % step))
+    assert match.group(2) == str(run / ('checkpoint-%d' % step))
+    assert match.group(3) == run.name
     assert printed_value(restore(tiny_cifar, train_dir).stdout, 'Current step:') == step
 
 
@@ -253,7 +296,8 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tiny_cifar, tmp_pat
     result = train(tiny_cifar, train_dir, '--max_steps', 3000, '--resume',
                    '--learning_rate', '1e30')
     assert_one_line_error(result, 'training diverged', 'lower --learning_rate',
-                          'last good checkpoint is %s' % (train_dir / 'checkpoint-1000'))
+                          'last good checkpoint is %s'
+                          % (run_folder(train_dir) / 'checkpoint-1000'))
     after = restore(tiny_cifar, train_dir)
     assert printed_value(after.stdout, 'Current step:') == 1000
     assert printed_value(after.stdout, 'Test accuracy') == \
@@ -269,35 +313,36 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tiny_cifar, tmp_pat
     (['--batch_size', '0'], '--batch_size: must be > 0'),
     (['--batch_size', '5000'], '--batch_size must be at most the number of training '
                                'images (1000)'),
-    (['--resume'], 'no checkpoint in'),
+    (['--resume'], 'no run with a checkpoint in'),
+    (['--resume', 'fc_none'], "no run 'fc_none'"),
 ])
 def test_run_fc_model_rejects_bad_input(tiny_cifar, tmp_path, flags, message):
     result = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
                         tmp_path / 'tf_logs', *flags, cwd=tmp_path)
     assert_one_line_error(result, message)
-    assert not list(tmp_path.glob('tf_logs/checkpoint*'))
+    assert not list(tmp_path.glob('tf_logs/*'))  # no run folder left behind
 
 
 def test_resume_with_other_hidden_units_is_refused(tiny_cifar, trained, tmp_path):
     train_dir, _ = trained
     result = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
                         train_dir, '--resume', '--hidden1', 64, cwd=tmp_path)
-    assert_one_line_error(result, '120 hidden units', 'this run needs 3072, 64 and 10')
+    assert_one_line_error(result, 'has 120 hidden units', 'resume it with --hidden1 120')
 
 
 def test_restore_model_without_a_checkpoint(tiny_cifar, tmp_path):
     (tmp_path / 'empty').mkdir()
     for train_dir in [tmp_path / 'empty', tmp_path / 'missing']:
         result = restore(tiny_cifar, train_dir)
-        assert_one_line_error(result, 'no checkpoint in', 'run_fc_model.py')
+        assert_one_line_error(result, 'no run with a checkpoint in', 'run_fc_model.py')
 
 
 def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, tmp_path):
     import two_layer_fc
+    from support import runs
     train_dir = tmp_path / 'tf_logs'
     other = two_layer_fc.TwoLayerFC(784, 8, 10)  # an MNIST-sized network
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=other), str(train_dir), 1,
-                               checkpoint_name='checkpoint').save(5)
+    runs.new_run(str(train_dir), 'fc_mnist').save(tf.train.Checkpoint(model=other), 5)
     result = restore(tiny_cifar, train_dir)
     assert_one_line_error(result, 'expects 784-pixel images', '3072-pixel')
 
@@ -306,9 +351,31 @@ def test_restore_model_refuses_a_corrupt_checkpoint(tiny_cifar, trained, tmp_pat
     import shutil
     train_dir = tmp_path / 'tf_logs'
     shutil.copytree(trained[0], train_dir)
-    (train_dir / 'checkpoint').write_text(
-        (train_dir / 'checkpoint').read_text().replace(str(trained[0]), str(train_dir)))
-    index = train_dir / 'checkpoint-1200.index'
+    index = run_folder(train_dir) / 'checkpoint-1200.index'
     index.write_bytes(index.read_bytes()[:40])
     result = restore(tiny_cifar, train_dir)
     assert_one_line_error(result, 'checkpoint-1200')
+
+
+# Starting up -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('script', ['softmax.py', 'run_fc_model.py', 'restore_model.py'])
+def test_help_and_flag_errors_answer_before_tensorflow_is_imported(script, tmp_path):
+    started = time.time()
+    result = run_script(script, '-h', cwd=tmp_path)
+    assert result.returncode == 0 and 'usage:' in result.stdout
+    bad = run_script(script, '--no_such_flag', cwd=tmp_path)
+    assert_one_line_error(bad, 'unrecognized arguments: --no_such_flag')
+    assert time.time() - started < 5  # TensorFlow's import alone takes 2-3 s
+
+
+def test_ctrl_c_during_start_up_is_one_line(tiny_cifar, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / 'run_fc_model.py'), '--data_dir', str(tiny_cifar)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # parsing is done, TensorFlow is being imported
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip() == 'Interrupted.'
+    assert not (tmp_path / 'tf_logs').exists()

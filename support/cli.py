@@ -1,0 +1,165 @@
+"""The command line: flags with range checks, one-line errors, Ctrl-C, a quiet start.
+
+Each script parses its flags before importing TensorFlow (which takes seconds), so
+`-h` and a mistyped flag answer at once:
+
+    if __name__ == '__main__':
+        args = cli.start(parse_args)
+    import tensorflow as tf
+    ...
+    if __name__ == '__main__':
+        cli.run(main, args)
+"""
+import argparse
+import math
+import os
+import re
+import signal
+import sys
+import tempfile
+
+
+class InputError(Exception):
+    """Bad input the user can fix. Scripts print it as one line and exit with status 1."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a flag error on one line (usage is one `-h` away)."""
+
+    def error(self, message):
+        self.exit(2, '%s: error: %s (see %s -h)\n' % (self.prog, message, self.prog))
+
+
+def _checked(convert, test, requirement):
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError('%r is not a number' % text)
+        if not test(value):
+            raise argparse.ArgumentTypeError('must be %s, got %s' % (requirement, text))
+        return value
+    return parse
+
+
+# Flag types: numbers in range, finite, and small enough to mean something.
+positive_int = _checked(int, lambda v: 0 < v < 2**31, '> 0')
+non_negative_int = _checked(int, lambda v: 0 <= v < 2**31, '>= 0')
+positive_float = _checked(float, lambda v: 0 < v < math.inf, '> 0')
+non_negative_float = _checked(float, lambda v: 0 <= v < math.inf, '>= 0')
+fraction = _checked(float, lambda v: 0 <= v < 1, 'in [0, 1)')
+
+
+# Where each dataset is looked for unless --data_dir says otherwise: an environment
+# variable, else the folder its archive extracts to, in the working directory.
+DATA_DIRS = {'cifar10': ('CIFAR10_DIR', 'cifar-10-batches-py'),
+             'mnist': ('MNIST_DIR', 'MNIST_data'),
+             'fashion_mnist': ('FASHION_MNIST_DIR', 'fashion_mnist_data')}
+
+
+def default_data_dir(dataset='cifar10'):
+    variable, folder = DATA_DIRS[dataset]
+    return os.environ.get(variable) or folder
+
+
+def add_common_flags(parser, several_datasets=False):
+    """The flags every script shares: where the data and the runs are, the random seed.
+
+    With several_datasets, --data_dir defaults to None: the script picks the folder
+    of the dataset chosen with default_data_dir().
+    """
+    parser.add_argument(
+        '--data_dir', default=None if several_datasets else default_data_dir(),
+        help='data folder (default: %s)' % '; '.join(
+            '$%s or %s%s' % (variable, folder, ' for ' + name if several_datasets else '')
+            for name, (variable, folder) in DATA_DIRS.items()
+            if several_datasets or name == 'cifar10'))
+    parser.add_argument('--train_dir', default='tf_logs',
+                        help='folder of the runs: one subfolder per run for its '
+                             'TensorBoard logs and checkpoints (default: %(default)s)')
+    parser.add_argument('--seed', type=non_negative_int, default=None,
+                        help='random seed: the same seed repeats a run exactly '
+                             '(default: a different run each time)')
+
+
+def _interrupted_at_start(signum=None, frame=None):
+    """Ctrl-C before main() runs (say, during TensorFlow's import): nothing to save."""
+    sys.stderr.write('Interrupted.\n')
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def start(parse_args):
+    """Parse the flags, then import TensorFlow without its start-up log lines.
+
+    Until main() runs, Ctrl-C exits at once with one line instead of a traceback out
+    of TensorFlow's import.
+    """
+    signal.signal(signal.SIGINT, _interrupted_at_start)
+    args = parse_args()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # stderr is captured here
+    try:
+        import_tensorflow_quietly()
+    except KeyboardInterrupt:
+        _interrupted_at_start()
+    signal.signal(signal.SIGINT, _interrupted_at_start)
+    return args
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow, hiding the start-up lines its C++ core writes to stderr.
+
+    Every start prints lines about oneDNN, CPU features and (without a GPU) a failed
+    CUDA initialisation, which TF_CPP_MIN_LOG_LEVEL no longer silences and which look
+    like errors to a learner. They are captured at the file-descriptor level; every
+    other line is passed through.
+    """
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+    chatter = re.compile(rb'^(WARNING: All log messages before absl|[IW]\d{4} |'
+                         rb'E\d{4} .*(cuInit|cuda)|To enable the following instructions)')
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+            tf.config.list_physical_devices()  # the CUDA probe happens here
+        finally:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            captured.seek(0)
+            for line in captured:
+                if not chatter.match(line):
+                    sys.stderr.buffer.write(line)
+            sys.stderr.flush()
+
+
+def run(main, args):
+    """Call main(args): bad input becomes one line and status 1, Ctrl-C status 130.
+
+    A script that finishes exits with os._exit, skipping the interpreter's teardown
+    of TensorFlow, which has nothing left to do once main() has closed its log
+    writers and written its checkpoints (the README's benchmark measures what this
+    saves).
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        main(args)
+    except InputError as e:
+        sys.exit('Error: %s' % e)
+    except KeyboardInterrupt:
+        sys.stderr.write('Interrupted.\n')
+        sys.exit(130)
+    except MemoryError:
+        sys.exit('Error: out of memory: try a smaller network or --batch_size')
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.environ.get('TUTORIAL_SLOW_EXIT') != '1':  # the benchmark's comparison
+        os._exit(0)
+
+
+def check_batch_size(batch_size, num_train):
+    """Refuse a --batch_size larger than the training set, before any training."""
+    if batch_size > num_train:
+        raise InputError('--batch_size must be at most the number of training images '
+                         '(%d), got %d' % (num_train, batch_size))

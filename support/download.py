@@ -1,0 +1,267 @@
+"""Fetch a dataset once: download with progress, cap its size, verify its MD5, extract.
+
+Nothing half-done ever looks finished: a download goes to a temporary `.part` file
+that becomes the file only once its checksum matches, and extraction goes to a
+temporary folder that is renamed into place only once complete. What comes from
+outside is not trusted: downloads and extracted files have size caps, a stalled or
+trickling server is given up on, and an archive may hold only plain files in its one
+expected folder (no links, no paths that lead elsewhere). A file the user put in
+place is never deleted.
+"""
+import errno
+import gzip
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import socket
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zlib
+
+from support.cli import InputError
+
+CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
+CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a'
+CIFAR10_FOLDER = 'cifar-10-batches-py'
+CIFAR10_MAX_BYTES = 256 << 20  # the archive: 163 MiB (170 MB)
+CIFAR10_MAX_EXTRACTED = 512 << 20  # its 8 files: 178 MiB in all
+PLAIN_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9._-]*$')
+
+
+def one_line(text):
+    return ' '.join(str(text).split())
+
+
+def fetch_cifar10(data_dir):
+    """Make sure data_dir holds CIFAR-10: extract the archive beside it, downloading it
+    first if need be. Does nothing if data_dir is a folder already.
+
+    The archive is kept beside the folder (data_dir/../cifar-10-python.tar.gz), so a
+    deleted folder is extracted again without the network. $CIFAR10_URL names a
+    mirror or a local copy (file://...), $CIFAR10_MD5 the checksum of a copy that is
+    not byte-identical to the official one.
+
+    Raises:
+      InputError: data_dir is a file, or the download, checksum or extraction failed.
+    """
+    if os.path.isdir(data_dir):
+        return
+    if os.path.lexists(data_dir):
+        raise InputError('%s is not a folder: pass --data_dir the folder that '
+                         'cifar-10-python.tar.gz extracts to' % data_dir)
+    url = os.environ.get('CIFAR10_URL') or CIFAR10_URL
+    md5 = os.environ.get('CIFAR10_MD5') or CIFAR10_MD5
+    archive = os.path.join(os.path.dirname(os.path.abspath(data_dir)),
+                           'cifar-10-python.tar.gz')
+    if os.path.lexists(archive):
+        if not os.path.isfile(archive):
+            raise InputError('%s is not a file: move it away and run again' % archive)
+        found = md5_of(archive)
+        if found != md5:
+            raise InputError(
+                '%s has MD5 %s, not %s: if it is a copy you trust, run with CIFAR10_MD5=%s; '
+                'otherwise delete it and run again to download the official archive'
+                % (archive, found, md5, found))
+    else:
+        print('CIFAR-10 not found in %r: fetching it (170 MB, once)' % data_dir)
+        download(url, archive, md5, CIFAR10_MAX_BYTES)
+    print('Extracting %s to %s' % (archive, data_dir))
+    extract(archive, CIFAR10_FOLDER, data_dir, CIFAR10_MAX_EXTRACTED)
+
+
+def md5_of(path, chunk_size=1 << 20):
+    """The hex MD5 of a file."""
+    digest = hashlib.md5()
+    try:
+        with open(path, 'rb') as f:
+            for chunk in iter(lambda: f.read(chunk_size), b''):
+                digest.update(chunk)
+    except OSError as e:
+        raise InputError('cannot read %s: %s' % (path, e.strerror or e))
+    return digest.hexdigest()
+
+
+def _progress(done, total, started, out):
+    """One progress line: bar, percentage, megabytes and speed, redrawn in place."""
+    mb = 1024 * 1024
+    speed = done / max(time.time() - started, 1e-6) / mb
+    if total:
+        filled = int(30 * done / total)
+        out.write('\r[%s%s] %3d%%  %.1f/%.1f MB  %.2f MB/s' % (
+            '=' * filled, ' ' * (30 - filled), 100 * done // total, done / mb,
+            total / mb, speed))
+    else:
+        out.write('\r%.1f MB  %.2f MB/s' % (done / mb, speed))
+    out.flush()
+
+
+def download(url, path, md5, max_bytes, out=sys.stdout, timeout=60, min_speed=1024):
+    """Download url to path and check its MD5; on any failure, leave no file behind.
+
+    Args:
+      url: http(s):// or file:// address of the file.
+      path: where the verified file goes.
+      md5: its expected hex MD5.
+      max_bytes: the most it may hold; a larger file is refused as it arrives.
+      out: where the progress bar goes.
+      timeout: seconds without a byte, or below min_speed bytes/s on average, after
+        which the download is given up.
+
+    Raises:
+      InputError: the server could not be reached or answered with an error, the
+        connection broke off or stalled, the file is too large, the checksum differs,
+        or the file could not be written.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    part = None
+    try:
+        fd, part = tempfile.mkstemp(prefix=os.path.basename(path) + '.', suffix='.part',
+                                    dir=folder)
+        out.write('Downloading %s\n' % url)
+        digest = hashlib.md5()
+        done = 0
+        started = shown = window_start = time.time()
+        window_done = 0
+        with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=timeout) as r:
+            total = int(r.headers.get('Content-Length') or 0)
+            if total > max_bytes:
+                raise InputError('%s is %d MB, more than the %d MB expected: not the '
+                                 'right file' % (url, total >> 20, max_bytes >> 20))
+            read = getattr(r, 'read1', r.read)  # what has arrived, not a full chunk
+            while True:
+                chunk = read(1 << 16)
+                if not chunk:
+                    break
+                f.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                now = time.time()
+                if done > max_bytes:
+                    raise InputError('%s sends more than the %d MB expected: not the '
+                                     'right file' % (url, max_bytes >> 20))
+                if now - window_start > timeout:  # a trickle never trips the timeout
+                    if done - window_done < min_speed * (now - window_start):
+                        raise InputError(
+                            'the download of %s is too slow (%d bytes in the last %d s): '
+                            'run again later, or download it by hand and save it as %s'
+                            % (url, done - window_done, now - window_start, path))
+                    window_start, window_done = now, done
+                if now - shown > 0.2:
+                    _progress(done, total, started, out)
+                    shown = now
+        if total and done != total:
+            raise InputError('the download of %s broke off after %d of %d bytes: run again'
+                             % (url, done, total))
+        _progress(done, total, started, out)
+        out.write('\n')
+        if digest.hexdigest() != md5:
+            raise InputError(
+                'the file downloaded from %s has MD5 %s, not %s: it is corrupt or not the '
+                'right file, and was not kept; run again to retry'
+                % (url, digest.hexdigest(), md5))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(part, 0o666 & ~umask)  # mkstemp made it private; make it a normal file
+        os.replace(part, path)
+        part = None
+    except urllib.error.HTTPError as e:
+        raise InputError('downloading %s failed: HTTP %d %s' % (url, e.code, one_line(e.reason)))
+    except http.client.IncompleteRead as e:
+        raise InputError('the download of %s broke off after %d bytes: run again'
+                         % (url, done + len(e.partial)))
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError,
+            TimeoutError, socket.timeout, EOFError) as e:
+        reason = getattr(e, 'reason', None) or e
+        raise InputError(
+            'cannot download %s (%s): check the network and run again, or download it by '
+            'hand and save it as %s' % (url, one_line(_describe(reason)), path))
+    except OSError as e:
+        raise InputError(_write_error(e, folder))
+    finally:
+        if part is not None and os.path.exists(part):
+            os.remove(part)
+
+
+def extract(archive, folder, dest, max_bytes, max_files=1000):
+    """Extract `folder` of a .tar.gz archive to dest, all or nothing, trusting nothing.
+
+    Only the folder and plain-named regular files directly inside it are accepted:
+    a link, a device, a subfolder, a path outside the folder or a name with odd
+    characters makes the whole archive refused, and so do more than max_bytes of
+    content or max_files members. Files are written by this function, never by
+    tarfile's extraction, so no member can write outside the temporary folder.
+
+    Raises:
+      InputError: the archive is corrupt or refused (it is kept: the message says
+        what to do), or dest cannot be written.
+    """
+    parent = os.path.dirname(os.path.abspath(dest))
+    scratch = None
+    refused = '%s is not a CIFAR-10 archive (%%s): delete it and run again' % archive
+    try:
+        scratch = tempfile.mkdtemp(prefix='.%s.extracting-' % os.path.basename(dest),
+                                   dir=parent)
+        target = os.path.join(scratch, folder)
+        os.mkdir(target)
+        written = 0
+        with gzip.open(archive, 'rb') as gz, tarfile.open(fileobj=gz, mode='r|') as tar:
+            for count, member in enumerate(tar):  # a stream: one pass, no index
+                if count >= max_files:
+                    raise InputError(refused % ('more than %d members' % max_files))
+                name = member.name.rstrip('/')
+                if name == folder and member.isdir():
+                    continue
+                top, _, base = name.partition('/')
+                if not (top == folder and PLAIN_NAME.match(base) and member.isfile()):
+                    raise InputError(refused % ('it holds %r, not a plain file in %s/'
+                                                % (member.name, folder)))
+                if written + member.size > max_bytes:
+                    raise InputError(refused % ('more than %d MB of content'
+                                                % (max_bytes >> 20)))
+                source = tar.extractfile(member)
+                with open(os.path.join(target, base), 'xb') as f:
+                    copied = 0
+                    for chunk in iter(lambda: source.read(min(1 << 20, member.size - copied)), b''):
+                        f.write(chunk)
+                        copied += len(chunk)
+                if copied != member.size:  # a stream cut short ends without an error
+                    raise tarfile.ReadError('unexpected end of data')
+                written += copied
+            # A stream cut short between two files ends the loop without an error;
+            # reading on to the gzip trailer checks the length and the CRC.
+            if len(gz.read(1 << 20)) == 1 << 20:
+                raise InputError(refused % 'data after the end of the archive')
+        if not os.listdir(target):
+            raise InputError(refused % ('no files in a folder %s' % folder))
+        os.rename(target, dest)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputError('%s is corrupt (%s): delete it and run again to download it '
+                         'afresh' % (archive, one_line(_describe(e))))
+    except FileExistsError:
+        raise InputError(refused % 'a file name appears twice')
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY) or os.path.isdir(dest):
+            raise InputError('%s appeared while extracting: another run is filling it; '
+                             'wait for it, or delete it and run again' % dest)
+        raise InputError(_write_error(e, parent))
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _describe(reason):
+    return str(getattr(reason, 'strerror', None) or reason) or type(reason).__name__
+
+
+def _write_error(e, folder):
+    if e.errno == errno.ENOSPC:
+        return 'no space left on the disk holding %s: free some space and run again' % folder
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return 'no permission to write in %s: choose a folder you can write to' % folder
+    return 'cannot write in %s: %s' % (folder, one_line(e.strerror or e))
