@@ -11,7 +11,6 @@ Each script parses its flags before importing TensorFlow (which takes seconds), 
         cli.run(main, args)
 """
 import argparse
-import math
 import os
 import re
 import signal
@@ -42,11 +41,12 @@ def _checked(convert, test, requirement):
     return parse
 
 
-# Flag types: numbers in range, finite, and small enough to mean something.
+# Flag types: numbers in range, and small enough for the float32 the models compute in.
+FLOAT32_MAX = 3.4028234e38
 positive_int = _checked(int, lambda v: 0 < v < 2**31, '> 0')
 non_negative_int = _checked(int, lambda v: 0 <= v < 2**31, '>= 0')
-positive_float = _checked(float, lambda v: 0 < v < math.inf, '> 0')
-non_negative_float = _checked(float, lambda v: 0 <= v < math.inf, '>= 0')
+positive_float = _checked(float, lambda v: 0 < v <= FLOAT32_MAX, '> 0 and at most 3.4e38')
+non_negative_float = _checked(float, lambda v: 0 <= v <= FLOAT32_MAX, '>= 0 and at most 3.4e38')
 fraction = _checked(float, lambda v: 0 <= v < 1, 'in [0, 1)')
 
 
@@ -114,7 +114,7 @@ def import_tensorflow_quietly():
     like errors to a learner. They are captured at the file-descriptor level; every
     other line is passed through.
     """
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # errors only, after start-up
     chatter = re.compile(rb'^(WARNING: All log messages before absl|[IW]\d{4} |'
                          rb'E\d{4} .*(cuInit|cuda)|To enable the following instructions)')
     sys.stderr.flush()
@@ -142,6 +142,7 @@ def run(main, args):
     writers and written its checkpoints (the README's benchmark measures what this
     saves).
     """
+    import tensorflow as tf
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main(args)
@@ -150,8 +151,8 @@ def run(main, args):
     except KeyboardInterrupt:
         sys.stderr.write('Interrupted.\n')
         sys.exit(130)
-    except MemoryError:
-        sys.exit('Error: out of memory: try a smaller network or --batch_size')
+    except (MemoryError, tf.errors.ResourceExhaustedError):
+        sys.exit('Error: out of memory: try a smaller network (--hidden1) or --batch_size')
     sys.stdout.flush()
     sys.stderr.flush()
     if os.environ.get('TUTORIAL_SLOW_EXIT') != '1':  # the benchmark's comparison

@@ -124,7 +124,7 @@ def load_data(data_dir, dataset):
     fetch(data_dir, dataset)
     paths = [os.path.join(data_dir, name) for name in FILES]
     images_train, labels_train, images_test, labels_test = [
-        load_idx(path, 3 if 'images' in path else 1) for path in paths]
+        load_idx(path, 3 if 'images' in name else 1) for path, name in zip(paths, FILES)]
     classes = DATASETS[dataset]['classes']
     for images, labels, image_path, label_path in [
             (images_train, labels_train, paths[0], paths[1]),

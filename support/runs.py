@@ -94,13 +94,12 @@ class Run:
         Raises:
           InputError: no checkpoint, or one that does not fit.
         """
-        import tensorflow as tf
         path = path or self.latest_checkpoint()
         if path is None:
             raise InputError('run %s has no checkpoint' % self.name)
         try:
             checkpoint.read(path).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as e:
+        except Exception as e:  # a damaged or foreign checkpoint raises many kinds
             raise InputError('cannot restore %s (%s): it is damaged or of another network; '
                              'start a new run' % (path, type(e).__name__))
         return path
