@@ -1,16 +1,12 @@
 """Part 1: a softmax classifier for CIFAR-10.
 
-Each class gets one weight per pixel and a bias; an image's score for a class is the
-weighted sum of its pixels, and softmax turns the ten scores into probabilities.
+One weight per pixel and class, and one bias per class: an image's score for a class is
+the weighted sum of its pixels, and softmax turns the ten scores into probabilities.
 Gradient descent on the cross-entropy loss learns the weights from 100 random training
-images at a time. Expect 25-30 % test accuracy: three times chance, and the baseline
-for Part 2's neural network.
+images at a time. Expect 25-30 % test accuracy: three times chance.
 
-    python softmax.py
+    python softmax.py [--dataset mnist]    # mnist, fashion_mnist: the companion tutorial
     tensorboard --logdir=tf_logs
-
-`--dataset mnist` (or fashion_mnist) trains the same model on 28x28 greyscale digits
-(or clothes) with the companion MNIST tutorial's settings and printed accuracies.
 """
 import contextlib
 import itertools
@@ -18,9 +14,9 @@ import time
 
 from support import cli
 
-# Each tutorial's parameters: Part 1 for CIFAR-10, the MNIST tutorial for the digits.
-DEFAULTS = {'cifar10': {'learning_rate': 0.005, 'max_steps': 1000, 'batch_size': 100},
-            'mnist': {'learning_rate': 0.5, 'max_steps': 1000, 'batch_size': 100}}
+# Parameter definitions: Part 1's for CIFAR-10, the MNIST tutorial's for the digits.
+DEFAULTS = {'cifar10': dict(learning_rate=0.005, max_steps=1000, batch_size=100),
+            'mnist': dict(learning_rate=0.5, max_steps=1000, batch_size=100)}
 DEFAULTS['fashion_mnist'] = DEFAULTS['mnist']
 
 
@@ -29,8 +25,7 @@ def parse_args(argv=None):
     parser.add_argument('--dataset', choices=list(DEFAULTS), default='cifar10',
                         help='what to classify (default: %(default)s)')
     parser.add_argument('--learning_rate', type=cli.positive_float,
-                        help='gradient descent step size (default: 0.005; 0.5 for mnist '
-                             'and fashion_mnist)')
+                        help='gradient descent step size (default: 0.005; mnist: 0.5)')
     parser.add_argument('--max_steps', type=cli.non_negative_int,
                         help='number of training steps (default: 1000)')
     parser.add_argument('--batch_size', type=cli.positive_int,
@@ -54,8 +49,7 @@ from support import mnist, report, runs, training, zero_copy
 
 
 class Softmax(tf.Module):
-    """The variables we want to optimize: one weight per pixel and class, one bias per
-    class, all starting at zero; and the count of training steps taken."""
+    """The variables we want to optimize, all zero at first, and the step count."""
 
     def __init__(self, image_pixels, classes):
         super().__init__(name='softmax')
@@ -80,10 +74,11 @@ def loss(logits, labels):
 
 def training_step(tape, loss, model, learning_rate):
     # Gradient descent: move each variable a little against its gradient.
-    for variable, gradient in zip([model.weights, model.biases],
-                                  tape.gradient(loss, [model.weights, model.biases])):
-        variable.assign_sub(learning_rate * gradient)
-    model.global_step.assign_add(1)
+    gradients = tape.gradient(loss, [model.weights, model.biases])
+    with tf.name_scope('GradientDescent'):
+        for variable, gradient in zip([model.weights, model.biases], gradients):
+            variable.assign_sub(learning_rate * gradient)
+        model.global_step.assign_add(1)
 
 
 def evaluation(logits, labels):
@@ -120,10 +115,6 @@ def main(args):
         # load_data() left the images as bytes: subtract the mean training image here.
         return tf.cast(images, tf.float32) - mean_image
 
-    def test_logits():
-        return training.predict(lambda images: inference(centred(images), model),
-                                images_test)
-
     def train_step(indices):
         images = centred(tf.gather(images_train, indices))
         labels = tf.gather(labels_train, indices)
@@ -134,26 +125,29 @@ def main(args):
         training_step(tape, batch_loss, model, args.learning_rate)
         return batch_loss, accuracy
 
-    def print_test_accuracy(step=None):
-        # The MNIST tutorial's report, before training and after steps 1 and 10.
-        accuracy = evaluation(test_logits(), data_sets['labels_test'])
-        print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
+    def test_accuracy():
+        logits = training.predict(lambda images: inference(centred(images), model),
+                                  images_test)
+        return evaluation(logits, data_sets['labels_test']), logits.numpy()
+
+    def print_test_accuracy(step=None):  # the MNIST tutorial's report
+        print('Accuracy on test-set: {:.1%}'.format(float(test_accuracy()[0])))
 
     # Repeat max_steps times, on batch_size random images each (drawn with replacement).
     batches = (rng.integers(num_train, size=args.batch_size) for _ in itertools.count())
     with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
+        mnist_tutorial = args.dataset != 'cifar10'
         training.train(train_step, model.global_step, batches, args.max_steps,
                        summary_writer, step_line='Step {:5d}: training accuracy {:g}',
                        evaluate=print_test_accuracy,
-                       evaluate_at={0, 1, 10} if args.dataset != 'cifar10' else ())
+                       evaluate_at={0, 1, 10} if mnist_tutorial else ())
 
         # After finishing the training, evaluate on the test set
-        logits = test_logits()
-        test_accuracy = evaluation(logits, data_sets['labels_test'])
-        if args.dataset != 'cifar10':
-            print_test_accuracy()
-        print('Test accuracy {:g}'.format(test_accuracy))
-        report.test_set(logits.numpy(), data_sets, summary_writer, args.max_steps,
+        accuracy, logits = test_accuracy()
+        if mnist_tutorial:
+            print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
+        print('Test accuracy {:g}'.format(accuracy))
+        report.test_set(logits, data_sets, summary_writer, args.max_steps,
                         templates=model.weights.numpy())
 
     endTime = time.time()

@@ -93,9 +93,10 @@ def training(tape, loss, model, learning_rate):
     """
     variables = model.trainable_variables
     gradients = tape.gradient(loss, variables)
-    for variable, gradient in zip(variables, gradients):
-        variable.assign_sub(learning_rate * gradient)
-    model.global_step.assign_add(1)
+    with tf.name_scope('GradientDescent'):
+        for variable, gradient in zip(variables, gradients):
+            variable.assign_sub(learning_rate * gradient)
+        model.global_step.assign_add(1)
 
 
 def evaluation(logits, labels):

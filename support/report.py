@@ -56,6 +56,8 @@ def test_set(logits, data_sets, summary_writer=None, step=None, templates=None):
         samples = 20
         images = to_hwc(data_sets['images_test'][:samples], data_sets['image_shape'])
         with summary_writer.as_default(step=step):
+            # The metric of TensorBoard's HParams dashboard (see runs.log_hparams).
+            tf.summary.scalar('test_accuracy', np.trace(matrix) / matrix.sum())
             log_figure('confusion_matrix', confusion_figure(matrix, classes),
                        'Rows: true class; columns: predicted class; the counts of the '
                        'test images. Darker: a larger share of the true class.')

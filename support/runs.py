@@ -173,3 +173,13 @@ def variable_shapes(path):
     except Exception as e:  # a damaged checkpoint raises many kinds of error
         raise InputError('cannot read the checkpoint %s (%s): it is damaged; delete it '
                          'or pick another run' % (path, type(e).__name__))
+
+
+def log_hparams(summary_writer, model, run, args):
+    """The run's flags, for TensorBoard's HParams dashboard: one row per run, with the
+    test accuracy that report.test_set() logs as its metric."""
+    from tensorboard.plugins.hparams import api as hp
+    values = {flag: value for flag, value in sorted(vars(args).items())
+              if flag not in NOT_IN_NAME and value is not None}
+    with summary_writer.as_default():
+        hp.hparams(dict(values, model=model), trial_id=run.name)

@@ -60,8 +60,9 @@ def train(train_step, global_step, batches, max_steps, summary_writer,
                 tf.summary.record_if(global_step % STEPS_PER_CALL == 0):
             return train_step(indices)
 
-    # TensorBoard's Graphs tab: the graph of one step (layers, loss, accuracy).
-    one_step = tf.function(step_with_summaries).get_concrete_function(
+    # TensorBoard's Graphs tab: the graph of one step (layers, loss, accuracy), traced
+    # without the summary ops, whose edges would crowd the network out of the picture.
+    one_step = tf.function(train_step).get_concrete_function(
         tf.TensorSpec([None], tf.int64, name='indices'))
     with summary_writer.as_default():
         tf.summary.graph(one_step.graph)
