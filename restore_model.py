@@ -55,9 +55,9 @@ def main(args):
         raise cli.InputError('%s expects %d-pixel images but %s holds %d-pixel images'
                              % (path, image_pixels, args.data_dir,
                                 data_sets['images_test'].shape[1]))
-    # The test images, centred as in training, 1000 at a time.
+    # The test images, centred (and scaled) as in training, 1000 at a time.
     test_logits = training.predict(lambda images: two_layer_fc.inference(
-        tf.cast(images, tf.float32) - data_sets['mean_image'], model),
+        (tf.cast(images, tf.float32) - data_sets['mean_image']) * model.input_scale, model),
         zero_copy.to_tensor(data_sets['images_test']))
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
     print('Test accuracy {:g}'.format(test_accuracy))

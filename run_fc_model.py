@@ -12,6 +12,7 @@ TensorBoard logs and its checkpoints (one every 1000 steps).
 Ctrl-C saves a checkpoint of the current step; --resume continues from it.
 """
 import contextlib
+import math
 import time
 
 from support import cli
@@ -30,6 +31,10 @@ def parse_args(argv=None):
                              'epoch (default: %(default)s)')
     parser.add_argument('--reg_constant', type=cli.non_negative_float, default=0.1,
                         help='regularization constant (default: %(default)s)')
+    parser.add_argument('--input_scale', type=cli.positive_float, default=1.0,
+                        help='multiply the centred pixels by this before layer 1: 0.015625 '
+                             '(1/64) brings them to about unit size, so a larger '
+                             'learning rate works (default: %(default)s, as the tutorial)')
     parser.add_argument('--resume', nargs='?', const='', metavar='RUN',
                         help='continue the newest run in train_dir, or the run named, '
                              'from its latest checkpoint, up to max_steps in all')
@@ -66,7 +71,8 @@ def main(args):
 
     # The network, and a checkpoint of it (weights and global step) in the run's folder.
     model = two_layer_fc.TwoLayerFC(image_pixels, args.hidden1, len(data_sets['classes']),
-                                    reg_constant=args.reg_constant)
+                                    reg_constant=args.reg_constant,
+                                    input_scale=args.input_scale)
     checkpoint = tf.train.Checkpoint(model=model)
     if args.resume is None:
         run = runs.new_run(args.train_dir, runs.run_name('fc', args, parse_args([])))
@@ -79,12 +85,15 @@ def main(args):
             raise cli.InputError('run %s has %d hidden units: resume it with --hidden1 %d'
                                  % (run.name, hidden_units, hidden_units))
         run.restore(checkpoint)
+        if not math.isclose(float(model.input_scale), args.input_scale, rel_tol=1e-6):
+            raise cli.InputError('run %s was trained with --input_scale %g: resume it with '
+                                 'that' % (run.name, float(model.input_scale)))
         print('Resuming run {} from step {}'.format(run.name, int(model.global_step)))
     print('Logs and checkpoints go to {}\n'.format(run.path))
 
     def centred(images):
         # load_data() left the images as bytes: subtract the mean training image here.
-        return tf.cast(images, tf.float32) - mean_image
+        return (tf.cast(images, tf.float32) - mean_image) * model.input_scale
 
     def train_step(indices):
         images = centred(tf.gather(images_train, indices))
@@ -100,6 +109,7 @@ def main(args):
     steps_left = max(args.max_steps - int(model.global_step), 0)
     batches = data_helpers.gen_batch(num_train, args.batch_size, steps_left, rng)
     with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
+        runs.log_hparams(summary_writer, 'fc', run, args)
         training.train(train_step, model.global_step, batches, args.max_steps,
                        summary_writer, run=run, checkpoint=checkpoint,
                        resume_hint='--resume ' + run.name)

@@ -136,6 +136,7 @@ def main(args):
     # Repeat max_steps times, on batch_size random images each (drawn with replacement).
     batches = (rng.integers(num_train, size=args.batch_size) for _ in itertools.count())
     with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
+        runs.log_hparams(summary_writer, 'softmax', run, args)
         mnist_tutorial = args.dataset != 'cifar10'
         training.train(train_step, model.global_step, batches, args.max_steps,
                        summary_writer, step_line='Step {:5d}: training accuracy {:g}',

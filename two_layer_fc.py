@@ -20,12 +20,15 @@ class TwoLayerFC(tf.Module):
     one score per class. Weights start from a truncated normal distribution with
     standard deviation 1/sqrt(fan-in), so every layer's outputs start at a similar
     scale; biases start at zero. global_step counts training steps and is saved with
-    the weights in every checkpoint.
+    the weights in every checkpoint, and so is input_scale: what the centred pixels
+    are multiplied by before layer 1 (1 in the tutorial; see run_fc_model.py).
     """
 
-    def __init__(self, image_pixels, hidden_units, classes, reg_constant=0.0):
+    def __init__(self, image_pixels, hidden_units, classes, reg_constant=0.0,
+                 input_scale=1.0):
         super().__init__(name='two_layer_fc')
         self.reg_constant = reg_constant
+        self.input_scale = tf.Variable(input_scale, trainable=False, name='input_scale')
         with tf.name_scope('Layer1'):
             self.weights1 = tf.Variable(tf.random.truncated_normal(
                 [image_pixels, hidden_units], stddev=1.0 / np.sqrt(image_pixels)),

@@ -142,7 +142,6 @@ def run(main, args):
     writers and written its checkpoints (the README's benchmark measures what this
     saves).
     """
-    import tensorflow as tf
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main(args)
@@ -151,7 +150,9 @@ def run(main, args):
     except KeyboardInterrupt:
         sys.stderr.write('Interrupted.\n')
         sys.exit(130)
-    except (MemoryError, tf.errors.ResourceExhaustedError):
+    except Exception as e:  # TensorFlow's ResourceExhaustedError, without importing it
+        if not isinstance(e, MemoryError) and type(e).__name__ != 'ResourceExhaustedError':
+            raise
         sys.exit('Error: out of memory: try a smaller network (--hidden1) or --batch_size')
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,9 +1,11 @@
 """Shared test fixtures: a small CIFAR-10-format dataset with a learnable signal, and a
 helper that runs the tutorial's scripts as a learner would, in a subprocess."""
+import http.server
 import os
 import pickle
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +113,28 @@ def write_mnist(folder, train=600, test=200, seed=0):
 @pytest.fixture(scope='session')
 def tiny_mnist(tmp_path_factory):
     return write_mnist(tmp_path_factory.mktemp('mnist') / 'MNIST_data')
+
+
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (never another address) whose answer to each GET a
+    test supplies as handle(request), a BaseHTTPRequestHandler; counts the requests."""
+
+    def __init__(self, handle, path='/'):
+        server = self
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d%s' % (self.httpd.server_port, path)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -6,16 +6,15 @@ succeed by itself.
 """
 import errno
 import hashlib
-import http.server
 import io
 import os
 import socket
 import tarfile
-import threading
 
 import pytest
 
-from conftest import assert_one_line_error, printed_value, run_script, write_cifar
+from conftest import (LoopbackServer, assert_one_line_error, printed_value, run_script,
+                      write_cifar)
 from support import download
 from support.cli import InputError
 
@@ -30,43 +29,29 @@ def build_archive(tmp_path):
     return buffer.getvalue()
 
 
-class Server:
-    """A loopback HTTP server whose answer each test chooses: 'ok', 'missing' (404),
-    'half' (closes the connection halfway through) or 'truncated' (a cut archive)."""
+class Server(LoopbackServer):
+    """Serves the archive as each test chooses: mode 'ok', 'missing' (404), 'half'
+    (closes the connection halfway through) or 'truncated' (a cut archive)."""
 
     def __init__(self, archive):
-        self.archive, self.mode, self.requests = archive, 'ok', 0
-        server = self
+        self.archive, self.mode = archive, 'ok'
+        super().__init__(self.answer, '/cifar-10-python.tar.gz')
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests += 1
-                if server.mode == 'missing':
-                    self.send_error(404)
-                    return
-                body = server.archive
-                if server.mode == 'truncated':
-                    body = body[:len(body) // 2]
-                self.send_response(200)
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                if server.mode == 'half':
-                    self.wfile.write(body[:len(body) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/cifar-10-python.tar.gz' % self.httpd.server_port
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def answer(self, request):
+        if self.mode == 'missing':
+            request.send_error(404)
+            return
+        body = self.archive[:len(self.archive) // 2] if self.mode == 'truncated' \
+            else self.archive
+        request.send_response(200)
+        request.send_header('Content-Length', str(len(body)))
+        request.end_headers()
+        if self.mode == 'half':
+            request.wfile.write(body[:len(body) // 2])
+            request.wfile.flush()
+            request.connection.shutdown(socket.SHUT_RDWR)
+            return
+        request.wfile.write(body)
 
 
 @pytest.fixture(scope='module')
@@ -113,14 +98,14 @@ def test_first_run_downloads_verifies_extracts_and_trains(tmp_path, server, arch
     assert '100%' in result.stdout and 'MB/s' in result.stdout
     assert 'Extracting' in result.stdout
     assert printed_value(result.stdout, 'Test accuracy') > 0.1
-    assert server.requests == 1
+    assert len(server.requests) == 1
     assert sorted(p.name for p in (tmp_path / 'cifar-10-batches-py').iterdir()) == [
         'batches.meta', 'data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4',
         'data_batch_5', 'readme.html', 'test_batch']
     assert (tmp_path / 'cifar-10-python.tar.gz').read_bytes() == archive
 
     again = softmax(tmp_path, server.url, md5(archive))
-    assert again.returncode == 0 and server.requests == 1  # no second request
+    assert again.returncode == 0 and len(server.requests) == 1  # no second request
     assert 'Downloading' not in again.stdout
 
 
@@ -131,7 +116,7 @@ def test_deleted_folder_is_extracted_again_without_the_network(tmp_path, server,
     server.mode = 'missing'
     result = softmax(tmp_path, server.url, md5(archive))
     assert result.returncode == 0, result.stderr
-    assert server.requests == 1
+    assert len(server.requests) == 1
 
 
 def test_wrong_checksum_keeps_no_file(tmp_path, server, archive):
@@ -188,10 +173,10 @@ def test_an_archive_put_in_place_by_hand_is_never_deleted(tmp_path, server, arch
     result = softmax(tmp_path, server.url, '0' * 32)
     assert_one_line_error(result, 'has MD5 %s, not %s' % (md5(archive), '0' * 32),
                           'CIFAR10_MD5=%s' % md5(archive), 'otherwise delete it')
-    assert copy.read_bytes() == archive and server.requests == 0
+    assert copy.read_bytes() == archive and len(server.requests) == 0
     trusted = softmax(tmp_path, server.url, md5(archive))  # CIFAR10_MD5 as suggested
     assert trusted.returncode == 0, trusted.stderr
-    assert server.requests == 0 and copy.read_bytes() == archive
+    assert len(server.requests) == 0 and copy.read_bytes() == archive
 
 
 def test_leftovers_of_an_interrupted_run_are_ignored(tmp_path, server, archive):
@@ -202,7 +187,7 @@ def test_leftovers_of_an_interrupted_run_are_ignored(tmp_path, server, archive):
     (partial / 'data_batch_1').write_bytes(b'half')
     result = softmax(tmp_path, server.url, md5(archive))
     assert result.returncode == 0, result.stderr
-    assert server.requests == 1
+    assert len(server.requests) == 1
 
 
 def test_incomplete_folder_names_the_missing_file(tmp_path, server, archive):

@@ -4,7 +4,6 @@ run folder, memory and time stay bounded, and the user gets one line and a non-z
 exit (README: "What the scripts refuse")."""
 import gzip
 import hashlib
-import http.server
 import io
 import os
 import pickle
@@ -14,13 +13,12 @@ import signal
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from conftest import (ROOT, assert_one_line_error, printed_value, run_script, write_batch,
+from conftest import (ROOT, LoopbackServer, assert_one_line_error, printed_value, run_script, write_batch,
                       write_cifar, write_idx, write_mnist)
 import data_helpers
 from support import download, mnist, safe_pickle
@@ -266,29 +264,8 @@ def test_an_unusable_train_dir_is_one_line(tiny_cifar, tmp_path, make):
 
 # 5. Downloads and decompression without bounds -------------------------------------------
 
-class Server:
-    """A loopback server whose handler each test supplies."""
-
-    def __init__(self, handle):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/file' % self.httpd.server_port
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def serve(handle):
-    server = Server(handle)
-    return server
+    return LoopbackServer(handle, '/file')
 
 
 def test_a_download_is_capped_with_or_without_content_length(tmp_path):

@@ -1,18 +1,16 @@
 """The MNIST companion tutorial: IDX files, softmax.py --dataset mnist, downloads."""
 import gzip
 import hashlib
-import http.server
 import os
 import re
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import (assert_one_line_error, printed_value, run_script, write_idx,
-                      write_mnist)
+from conftest import (LoopbackServer, assert_one_line_error, printed_value, run_script,
+                      write_idx, write_mnist)
 from support import mnist, report
 from support.cli import InputError
 
@@ -116,36 +114,23 @@ def test_each_dataset_gets_its_tutorials_defaults(monkeypatch, argv, expected):
     assert (args.learning_rate, args.max_steps, args.batch_size, args.data_dir) == expected
 
 
-class FileServer:
-    """A loopback HTTP server for a folder's files, counting requests."""
-
-    def __init__(self, folder):
-        self.requests = []
-        server = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(folder), **kwargs)
-
-            def do_GET(self):
-                server.requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/' % self.httpd.server_port
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def file_server(folder):
+    """A loopback server for the files of folder (404 for any other path)."""
+    def answer(request):
+        path = folder / request.path.lstrip('/')
+        if not path.is_file():
+            request.send_error(404)
+            return
+        request.send_response(200)
+        request.send_header('Content-Length', str(path.stat().st_size))
+        request.end_headers()
+        request.wfile.write(path.read_bytes())
+    return LoopbackServer(answer)
 
 
 def test_missing_idx_files_are_downloaded_and_verified(tmp_path, monkeypatch):
     source = write_mnist(tmp_path / 'source')
-    server = FileServer(source)
+    server = file_server(source)
     try:
         md5s = [hashlib.md5((source / n).read_bytes()).hexdigest()
                 for n in mnist.FILES]

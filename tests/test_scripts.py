@@ -379,3 +379,15 @@ def test_ctrl_c_during_start_up_is_one_line(tiny_cifar, tmp_path):
     assert process.returncode == 130
     assert err.strip() == 'Interrupted.'
     assert not (tmp_path / 'tf_logs').exists()
+
+
+def test_input_scale_is_kept_in_the_checkpoint(tiny_cifar, tmp_path):
+    train_dir = tmp_path / 'tf_logs'
+    scaled = train(tiny_cifar, train_dir, '--max_steps', 200, '--input_scale', 0.015625,
+                   '--learning_rate', 0.02)
+    assert scaled.returncode == 0, scaled.stderr
+    restored = restore(tiny_cifar, train_dir)
+    assert printed_value(restored.stdout, 'Test accuracy') == \
+        printed_value(scaled.stdout, 'Test accuracy')
+    resumed = train(tiny_cifar, train_dir, '--max_steps', 300, '--resume')
+    assert_one_line_error(resumed, 'was trained with --input_scale 0.015625')

@@ -1,0 +1,134 @@
+"""Search the two-layer network's flags for a better test accuracy: a random search.
+
+Part 2 ends: "By varying parameters such as the number of neurons in the hidden layer
+or the learning rate, we should be able to improve the model's accuracy some more."
+This tries such variations for you. Each trial is an ordinary run of run_fc_model.py,
+with its own run folder in train_dir, so TensorBoard's HParams tab lists and sorts them
+all. The first trial is the tutorial's own flags (the baseline); the others draw each
+flag at random from SEARCH_SPACE.
+
+Why random and not a grid: with a handful of trials, a grid tries few values of each
+flag (3 values of each of 5 flags is already 243 trials), while random trials each try
+new values of every flag, and the few flags that matter most get explored well
+(Bergstra and Bengio, "Random Search for Hyper-Parameter Optimization", 2012).
+
+    python tune_fc_model.py --trials 8
+
+Ctrl-C stops after the trial under way and still prints the best so far; a second
+Ctrl-C interrupts that trial too (it saves a checkpoint, as run_fc_model.py does).
+
+Note: the trials are compared on the test set, as the tutorial reports it; a chosen
+set of flags then looks a little better than it would on images it was not chosen on.
+"""
+import math
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from support import cli
+
+# Each flag's choices; learning rates and regularisation are drawn on a log scale.
+SEARCH_SPACE = {
+    'hidden1': [120, 250, 500, 1000],
+    'learning_rate': (1e-3, 5e-2),  # for inputs scaled to about unit size
+    'reg_constant': (1e-3, 1e-1),
+    'batch_size': [100, 200, 400],
+    'input_scale': [1 / 64],
+}
+TUTORIAL = {'hidden1': 120, 'learning_rate': 0.001, 'reg_constant': 0.1,
+            'batch_size': 400, 'input_scale': 1.0}
+
+
+def parse_args(argv=None):
+    parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--trials', type=cli.positive_int, default=8,
+                        help='number of runs, the tutorial\'s flags first (default: '
+                             '%(default)s)')
+    parser.add_argument('--max_steps', type=cli.positive_int, default=4000,
+                        help='training steps of each run (default: %(default)s)')
+    cli.add_common_flags(parser)
+    return parser.parse_args(argv)
+
+
+def draw_flags(rng):
+    """One trial's flags: a random choice from each list, log-uniform in each range."""
+    flags = {}
+    for flag, choices in SEARCH_SPACE.items():
+        if isinstance(choices, tuple):
+            low, high = choices
+            flags[flag] = float('%.2g' % math.exp(rng.uniform(math.log(low), math.log(high))))
+        else:
+            flags[flag] = rng.choice(choices)
+    return flags
+
+
+def command(flags, args):
+    line = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                         'run_fc_model.py')]
+    for flag, value in sorted(dict(flags, max_steps=args.max_steps,
+                                   train_dir=args.train_dir, data_dir=args.data_dir,
+                                   seed=args.seed).items()):
+        if value is not None:
+            line += ['--' + flag, '%g' % value if isinstance(value, float) else str(value)]
+    return line
+
+
+def run_trial(line):
+    """Run one trial in its own process group, so that Ctrl-C in the terminal reaches
+    only this script; returns (test accuracy or None, seconds, run folder, error)."""
+    started = time.time()
+    process = subprocess.Popen(line, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    CURRENT[:] = [process]
+    out, err = process.communicate()
+    accuracy = re.search(r'^Test accuracy ([\d.]+)$', out, re.M)
+    folder = re.search(r'^Logs and checkpoints go to (.+)$', out, re.M)
+    errors = err.strip().splitlines()
+    return (float(accuracy.group(1)) if accuracy else None, time.time() - started,
+            os.path.basename(folder.group(1)) if folder else '-',
+            errors[-1] if errors else 'exit status %d' % process.returncode)
+
+
+CURRENT, STOPPING = [], []  # the trial's process; whether Ctrl-C was pressed
+
+
+def on_interrupt(signum, frame):
+    """First Ctrl-C: stop after this trial. Second: interrupt the trial too."""
+    if STOPPING and CURRENT:
+        CURRENT[0].send_signal(signal.SIGINT)
+    STOPPING.append(True)
+    print('\nStopping after this trial (Ctrl-C again to stop it now)', flush=True)
+
+
+def main(args):
+    rng = random.Random(args.seed)
+    results = []
+    signal.signal(signal.SIGINT, on_interrupt)
+    for trial in range(args.trials):
+        flags = TUTORIAL if trial == 0 else draw_flags(rng)
+        line = command(flags, args)
+        shown = ' '.join(line[2:])
+        print('Trial {}/{}: {}'.format(trial + 1, args.trials, shown), flush=True)
+        accuracy, seconds, folder, error = run_trial(line)
+        if accuracy is None:
+            print('  failed: {}'.format(error), flush=True)
+        else:
+            print('  test accuracy {:.4f} in {:.0f} s, run {}'.format(
+                accuracy, seconds, folder), flush=True)
+            results.append((accuracy, shown))
+        if STOPPING:
+            break
+    if not results:
+        raise cli.InputError('no trial finished')
+    accuracy, shown = max(results)
+    print('\nBest of {} trials: test accuracy {:.4f}\npython run_fc_model.py {}'.format(
+        len(results), accuracy, shown))
+
+
+if __name__ == '__main__':
+    args = parse_args()
+    cli.run(main, args)
