@@ -60,7 +60,8 @@ def draw_flags(rng):
     for flag, choices in SEARCH_SPACE.items():
         if isinstance(choices, tuple):
             low, high = choices
-            flags[flag] = float('%.2g' % math.exp(rng.uniform(math.log(low), math.log(high))))
+            drawn = math.exp(rng.uniform(math.log(low), math.log(high)))
+            flags[flag] = float('%.2g' % drawn)  # two digits are enough
         else:
             flags[flag] = rng.choice(choices)
     return flags

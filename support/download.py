@@ -65,7 +65,8 @@ def fetch_cifar10(data_dir):
         found = md5_of(archive)
         if found != md5:
             raise InputError(
-                '%s has MD5 %s, not %s: if it is a copy you trust, run with CIFAR10_MD5=%s; '
+                '%s has MD5 %s, not %s: if it is a copy you trust, run with '
+                'CIFAR10_MD5=%s; '
                 'otherwise delete it and run again to download the official archive'
                 % (archive, found, md5, found))
     else:
@@ -171,7 +172,8 @@ def download(url, path, md5, max_bytes, out=sys.stdout, timeout=60, min_speed=10
         os.replace(part, path)
         part = None
     except urllib.error.HTTPError as e:
-        raise InputError('downloading %s failed: HTTP %d %s' % (url, e.code, one_line(e.reason)))
+        raise InputError('downloading %s failed: HTTP %d %s'
+                         % (url, e.code, one_line(e.reason)))
     except http.client.IncompleteRead as e:
         raise InputError('the download of %s broke off after %d bytes: run again'
                          % (url, done + len(e.partial)))
@@ -227,7 +229,10 @@ def extract(archive, folder, dest, max_bytes, max_files=1000):
                 source = tar.extractfile(member)
                 with open(os.path.join(target, base), 'xb') as f:
                     copied = 0
-                    for chunk in iter(lambda: source.read(min(1 << 20, member.size - copied)), b''):
+                    while copied < member.size:
+                        chunk = source.read(min(1 << 20, member.size - copied))
+                        if not chunk:
+                            break
                         f.write(chunk)
                         copied += len(chunk)
                 if copied != member.size:  # a stream cut short ends without an error
@@ -261,7 +266,8 @@ def _describe(reason):
 
 def _write_error(e, folder):
     if e.errno == errno.ENOSPC:
-        return 'no space left on the disk holding %s: free some space and run again' % folder
+        return ('no space left on the disk holding %s: free some space and run again'
+                % folder)
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return 'no permission to write in %s: choose a folder you can write to' % folder
     return 'cannot write in %s: %s' % (folder, one_line(e.strerror or e))

@@ -64,7 +64,8 @@ def load_idx(filename, ndim):
                                  'number): %s' % (filename, ndim, fix))
             shape = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], 'big')
                      for i in range(ndim)]
-            if not (0 < shape[0] <= MAX_IMAGES and all(0 < s <= MAX_SIDE for s in shape[1:])):
+            sides = shape[1:]
+            if not (0 < shape[0] <= MAX_IMAGES and all(0 < s <= MAX_SIDE for s in sides)):
                 raise InputError('%s claims a shape of %s, not that of an MNIST file (at '
                                  'most %d items of at most %dx%d pixels): %s'
                                  % (filename, 'x'.join(map(str, shape)), MAX_IMAGES,
@@ -131,7 +132,8 @@ def load_data(data_dir, dataset):
             (images_test, labels_test, paths[2], paths[3])]:
         if len(images) != len(labels):
             raise InputError('%s holds %d images but %s holds %d labels: delete both and '
-                             'run again' % (image_path, len(images), label_path, len(labels)))
+                             'run again'
+                             % (image_path, len(images), label_path, len(labels)))
         if labels.max() >= len(classes):
             raise InputError('%s has labels above %d' % (label_path, len(classes) - 1))
     if images_train.shape[1:] != images_test.shape[1:]:

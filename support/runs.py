@@ -118,7 +118,8 @@ def new_run(train_dir, name):
         except FileExistsError:
             continue
         except OSError as e:
-            raise InputError('cannot write in --train_dir %s: %s' % (train_dir, e.strerror or e))
+            raise InputError('cannot write in --train_dir %s: %s'
+                             % (train_dir, e.strerror or e))
         run = Run(path)
         run.lock()
         return run
