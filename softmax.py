@@ -106,7 +106,10 @@ def main(args):
     images_test = zero_copy.to_tensor(data_sets['images_test'])
     mean_image = tf.constant(data_sets['mean_image'])
 
+    # Define variables (these are the values we want to optimize)
     model = Softmax(image_pixels, len(data_sets['classes']))
+
+    # A folder of its own for this run's TensorBoard logs
     name = 'softmax' if args.dataset == 'cifar10' else 'softmax_' + args.dataset
     run = runs.new_run(args.train_dir, runs.run_name(
         name, args, parse_args(['--dataset', args.dataset])))
