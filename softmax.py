@@ -133,8 +133,9 @@ def main(args):
                                   images_test)
         return evaluation(logits, data_sets['labels_test']), logits.numpy()
 
-    def print_test_accuracy(step=None):  # the MNIST tutorial's report
-        print('Accuracy on test-set: {:.1%}'.format(float(test_accuracy()[0])))
+    def print_test_accuracy(step=None, accuracy=None):  # the MNIST tutorial's report
+        accuracy = test_accuracy()[0] if accuracy is None else accuracy
+        print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
 
     # Repeat max_steps times, on batch_size random images each (drawn with replacement).
     batches = (rng.integers(num_train, size=args.batch_size) for _ in itertools.count())
@@ -149,7 +150,7 @@ def main(args):
         # After finishing the training, evaluate on the test set
         accuracy, logits = test_accuracy()
         if mnist_tutorial:
-            print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
+            print_test_accuracy(accuracy=accuracy)
         print('Test accuracy {:g}'.format(accuracy))
         report.test_set(logits, data_sets, summary_writer, args.max_steps,
                         templates=model.weights.numpy())

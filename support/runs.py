@@ -35,7 +35,7 @@ def run_name(model, args, defaults):
 
 
 class Run:
-    """A run's folder: its lock, checkpoints and TensorBoard writer."""
+    """A run's folder: its lock and its checkpoints (the scripts write its logs)."""
 
     def __init__(self, path):
         self.path = path
