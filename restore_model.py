@@ -1,8 +1,9 @@
 """Restore a trained network from its latest checkpoint and evaluate it on CIFAR-10.
 
-With no flags it takes the newest run in tf_logs; --run picks another. The checkpoint
-holds the weights and the global step, and the weights' shapes tell the number of
-hidden units, so no training flag needs repeating.
+With no flags it takes the newest run in tf_logs; --run picks another. It may be a
+run of run_fc_model.py (Part 2) or of run_cnn_model.py (Part 3): the names of the
+variables in the checkpoint tell which network it holds, and their shapes its size
+(hidden units, channels), so no training flag needs repeating.
 
     python restore_model.py [--run RUN_NAME] [--train_dir tf_logs]
 """
@@ -25,9 +26,10 @@ if __name__ == '__main__':
 
 import tensorflow as tf
 
+import cnn
 import data_helpers
 import two_layer_fc
-from support import report, runs, training, zero_copy
+from support import devices, report, runs, training, zero_copy
 
 
 def main(args):
@@ -35,30 +37,44 @@ def main(args):
 
     # Find the checkpoint first: no need to load the data if there is none.
     run = runs.find_run(args.train_dir, args.run,
-                        hint='train first with python run_fc_model.py')
+                        hint='train first with python run_fc_model.py or '
+                             'python run_cnn_model.py')
     path = run.latest_checkpoint()
     shapes = runs.variable_shapes(path)
-    if 'model/weights1' not in shapes:
-        raise cli.InputError('%s is not a checkpoint of run_fc_model.py' % path)
-    (image_pixels, hidden_units), (_, classes) = (shapes['model/weights1'],
-                                                  shapes['model/weights2'])
+    if 'model/weights1' in shapes:  # Part 2's two-layer network
+        (image_pixels, hidden_units), (_, classes) = (shapes['model/weights1'],
+                                                      shapes['model/weights2'])
+        size = 'hidden1 = {}'.format(hidden_units)
+        model = two_layer_fc.TwoLayerFC(image_pixels, hidden_units, classes)
+    elif 'model/filters/0' in shapes:  # Part 3's convolutional network
+        image_pixels, (_, classes) = 3072, shapes['model/weights']
+        size = 'channels = {}'.format(shapes['model/filters/0'][-1])
+        model = cnn.CNN(shapes['model/filters/0'][-1], classes,
+                        dtype=devices.compute_dtype('auto'))
+    else:
+        raise cli.InputError('%s is not a checkpoint of run_fc_model.py or '
+                             'run_cnn_model.py' % path)
     print('\nParameters:')
-    print('run = {}\ncheckpoint = {}\nhidden1 = {}\n'.format(run.name, path, hidden_units))
+    print('run = {}\ncheckpoint = {}\n{}\n'.format(run.name, path, size))
 
-    model = two_layer_fc.TwoLayerFC(image_pixels, hidden_units, classes)
     print('Restoring variables from checkpoint')
     run.restore(tf.train.Checkpoint(model=model), path)
-    print('Current step: {}'.format(int(model.global_step)))
+    print('Current step: {}'.format(int(model.global_step.numpy())))
 
     data_sets = data_helpers.load_data(args.data_dir)
     if data_sets['images_test'].shape[1] != image_pixels:
         raise cli.InputError('%s expects %d-pixel images but %s holds %d-pixel images'
                              % (path, image_pixels, args.data_dir,
                                 data_sets['images_test'].shape[1]))
-    # The test images, centred (and scaled) as in training, 1000 at a time.
-    test_logits = training.predict(lambda images: two_layer_fc.inference(
-        (tf.cast(images, tf.float32) - data_sets['mean_image']) * model.input_scale, model),
-        zero_copy.to_tensor(data_sets['images_test']))
+    # The test images, prepared as in training, 1000 at a time.
+    if isinstance(model, cnn.CNN):
+        def logits(rows):
+            return cnn.test_logits(cnn.to_images(rows, data_sets['mean_image']), model)
+    else:
+        def logits(rows):
+            return two_layer_fc.inference((tf.cast(rows, tf.float32) - data_sets[
+                'mean_image']) * model.input_scale, model)
+    test_logits = training.predict(logits, zero_copy.to_tensor(data_sets['images_test']))
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
     print('Test accuracy {:g}'.format(test_accuracy))
     report.test_set(test_logits.numpy(), data_sets)

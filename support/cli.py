@@ -48,6 +48,7 @@ non_negative_int = _checked(int, lambda v: 0 <= v < 2**31, '>= 0')
 positive_float = _checked(float, lambda v: 0 < v <= FLOAT32_MAX, '> 0 and at most 3.4e38')
 non_negative_float = _checked(float, lambda v: 0 <= v <= FLOAT32_MAX,
                               '>= 0 and at most 3.4e38')
+fraction = _checked(float, lambda v: 0 <= v < 1, '>= 0 and < 1')
 
 
 # Where each dataset is looked for unless --data_dir says otherwise: an environment

@@ -35,7 +35,8 @@ def text_report(matrix, classes):
     return '\n'.join(lines)
 
 
-def test_set(logits, data_sets, summary_writer=None, step=None, templates=None):
+def test_set(logits, data_sets, summary_writer=None, step=None, templates=None,
+             filters=None):
     """Print per-class accuracy and the confusion matrix of the test set; with a
     summary_writer, also draw them, and sample predictions, in TensorBoard.
 
@@ -44,6 +45,8 @@ def test_set(logits, data_sets, summary_writer=None, step=None, templates=None):
       data_sets: the dict from load_data().
       summary_writer, step: a tf.summary writer and the step to file the pictures under.
       templates: for a linear model, its weights (pixels x classes).
+      filters: for a convolutional network, its first layer's filters (height x
+        width x colour channels x filters).
 
     Returns:
       The confusion matrix.
@@ -70,6 +73,10 @@ def test_set(logits, data_sets, summary_writer=None, step=None, templates=None):
                     to_hwc(templates.T, data_sets['image_shape']), classes),
                     "Each class's weights as an image: what the linear classifier "
                     'looks for.')
+            if filters is not None:
+                log_figure('first_layer_filters', filter_figure(filters),
+                           "The first convolution's filters as colour images: the "
+                           'patterns each one responds to most.')
         summary_writer.flush()
     return matrix
 
@@ -116,7 +123,8 @@ def _image_grid(images, titles, columns=5, cell=1.6):
     figure = _figure(columns * cell, rows * (cell + 0.3))
     for i, (image, title) in enumerate(zip(images, titles)):
         axes = figure.add_subplot(rows, columns, i + 1)
-        axes.imshow(np.clip(image.squeeze(), 0, 1), cmap='gray', vmin=0, vmax=1)
+        axes.imshow(np.clip(image.squeeze(), 0, 1), cmap='gray', vmin=0, vmax=1,
+                    interpolation='nearest')
         axes.set_axis_off()
         for j, (text, color) in enumerate(title):
             axes.text(0.5, -0.08 - 0.14 * j, text, color=color, fontsize=8,
@@ -132,9 +140,19 @@ def prediction_figure(images, labels, predictions, classes):
     return _image_grid(images, titles)
 
 
+def _stretched(images):
+    """Each image's values stretched to fill 0..1."""
+    low = images.min(axis=(1, 2, 3), keepdims=True)
+    high = images.max(axis=(1, 2, 3), keepdims=True)
+    return (images - low) / np.maximum(high - low, 1e-12)
+
+
 def template_figure(templates, classes):
-    """A linear model's weights for each class as an image, stretched to fill 0..1."""
-    low = templates.min(axis=(1, 2, 3), keepdims=True)
-    high = templates.max(axis=(1, 2, 3), keepdims=True)
-    stretched = (templates - low) / np.maximum(high - low, 1e-12)
-    return _image_grid(stretched, [[(name, 'black')] for name in classes])
+    """A linear model's weights for each class as an image."""
+    return _image_grid(_stretched(templates), [[(name, 'black')] for name in classes])
+
+
+def filter_figure(filters):
+    """Convolution filters (height x width x 3 x N) as N small colour images."""
+    images = _stretched(np.transpose(filters, (3, 0, 1, 2)))
+    return _image_grid(images, [[] for _ in images], columns=8, cell=0.8)

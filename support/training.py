@@ -14,6 +14,7 @@ tutorial describes it; train() runs it max_steps times and takes care of the res
 import itertools
 import signal
 import sys
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -33,7 +34,8 @@ def set_seed(seed):
 
 def train(train_step, global_step, batches, max_steps, summary_writer,
           step_line='Step {:d}, training accuracy {:g}', run=None, checkpoint=None,
-          checkpoint_every=1000, evaluate=None, evaluate_at=(), resume_hint=''):
+          checkpoint_every=1000, evaluate=None, evaluate_at=(), resume_hint='',
+          epoch_size=None):
     """Train until global_step reaches max_steps.
 
     Args:
@@ -48,6 +50,8 @@ def train(train_step, global_step, batches, max_steps, summary_writer,
         every checkpoint_every steps, at the end and on Ctrl-C; None saves nothing.
       evaluate, evaluate_at: call evaluate(step) before each step in evaluate_at.
       resume_hint: how to continue after Ctrl-C, for its message.
+      epoch_size: (batch size, training examples): add the epoch, the speed and the
+        time left to each printed line, for runs that take minutes.
 
     Returns:
       The path of the last checkpoint saved, or None.
@@ -89,7 +93,8 @@ def train(train_step, global_step, batches, max_steps, summary_writer,
 
     previous_handler = signal.signal(signal.SIGINT, on_interrupt)
     saved = None
-    step = int(global_step)
+    step = int(global_step.numpy())
+    started = None
     try:
         while step < max_steps:
             if step in evaluate_at:
@@ -108,7 +113,15 @@ def train(train_step, global_step, batches, max_steps, summary_writer,
                         losses[bad], step + bad,
                         ' The last good checkpoint is ' + last_good if last_good else ''))
             if step % STEPS_PER_CALL == 0:
-                print(step_line.format(step, accuracies[0]))
+                line = step_line.format(step, accuracies[0])
+                if epoch_size and started:  # the first call also builds the graph
+                    speed = (stop - step) / (time.perf_counter() - started)
+                    batch_size, examples = epoch_size
+                    line += ', epoch {:.1f}/{:.1f}, {:.0f} images/s, {:.0f} s left'.format(
+                        step * batch_size / examples, max_steps * batch_size / examples,
+                        speed * batch_size, (max_steps - stop) / speed)
+                print(line, flush=True)
+            started = time.perf_counter()
             step = stop
             if checkpoint is not None and (step % checkpoint_every == 0 or
                                            step == max_steps or interrupted):

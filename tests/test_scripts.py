@@ -359,7 +359,8 @@ def test_restore_model_refuses_a_corrupt_checkpoint(tiny_cifar, trained, tmp_pat
 
 # Starting up -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize('script', ['softmax.py', 'run_fc_model.py', 'restore_model.py'])
+@pytest.mark.parametrize('script', [
+    'softmax.py', 'run_fc_model.py', 'run_cnn_model.py', 'restore_model.py'])
 def test_help_and_flag_errors_answer_before_tensorflow_is_imported(script, tmp_path):
     started = time.time()
     result = run_script(script, '-h', cwd=tmp_path)

@@ -1,0 +1,151 @@
+"""Part 3: train the convolutional network on CIFAR-10, past 80 % in a few minutes.
+
+Builds the network of cnn.py and trains it as run_fc_model.py trains Part 2's, with
+what makes convolutional networks train fast: batch normalisation (in cnn.py), random
+flips and shifts of the training images, label smoothing, momentum, and a learning
+rate that rises for the first fifth of the steps and then falls to zero. The test
+images are classified as they are and mirrored, and the two scores added.
+
+    python run_cnn_model.py
+    tensorboard --logdir=tf_logs
+    python restore_model.py
+
+Ctrl-C saves a checkpoint of the current step; --resume continues from it.
+"""
+import contextlib
+import time
+
+from support import cli
+
+
+def parse_args(argv=None):
+    parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--learning_rate', type=cli.positive_float, default=0.4,
+                        help='the highest learning rate, reached after the first fifth '
+                             'of the steps (default: %(default)s)')
+    parser.add_argument('--max_steps', type=cli.non_negative_int, default=1000,
+                        help='number of steps to run trainer (default: %(default)s)')
+    parser.add_argument('--channels', type=cli.positive_int, default=32,
+                        help='channels of the first convolutions; each of the three '
+                             'blocks doubles them (default: %(default)s)')
+    parser.add_argument('--batch_size', type=cli.positive_int, default=500,
+                        help='batch size; a divisor of 50000 uses every image in each '
+                             'epoch (default: %(default)s)')
+    parser.add_argument('--reg_constant', type=cli.non_negative_float, default=5e-4,
+                        help='regularization constant (default: %(default)s)')
+    parser.add_argument('--label_smoothing', type=cli.fraction, default=0.2,
+                        help='share of each target spread over all classes '
+                             '(default: %(default)s)')
+    parser.add_argument('--momentum', type=cli.fraction, default=0.9,
+                        help='momentum of gradient descent (default: %(default)s)')
+    parser.add_argument('--dtype', choices=['auto', 'float32', 'bfloat16'], default='auto',
+                        help='what the convolutions compute in: auto is bfloat16 where '
+                             'the hardware has it (default: %(default)s)')
+    parser.add_argument('--resume', nargs='?', const='', metavar='RUN',
+                        help='continue the newest run in train_dir, or the run named, '
+                             'from its latest checkpoint, up to max_steps in all')
+    cli.add_common_flags(parser)
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
+
+import tensorflow as tf
+
+import cnn
+import data_helpers
+from support import devices, report, runs, training, zero_copy
+
+
+def main(args):
+    print('\nParameters:')
+    for attr, value in sorted(vars(args).items()):
+        print('{} = {}'.format(attr, value))
+    print()
+
+    beginTime = time.time()
+    rng = training.set_seed(args.seed)
+    strategy = devices.strategy()
+    if strategy.num_replicas_in_sync > 1:
+        print('Training on {} devices: {}\n'.format(
+            strategy.num_replicas_in_sync, ', '.join(strategy.extended.worker_devices)))
+
+    # Load CIFAR-10 data (the images as bytes; cnn.to_images() centres them).
+    data_sets = data_helpers.load_data(args.data_dir)
+    num_train = len(data_sets['images_train'])
+    cli.check_batch_size(args.batch_size, num_train)
+    images_train = zero_copy.to_tensor(data_sets['images_train'])
+    labels_train = tf.constant(data_sets['labels_train'])
+    mean_image = tf.constant(data_sets['mean_image'])
+
+    # The network, and a checkpoint of it (weights, momentum, global step).
+    with strategy.scope():
+        model = cnn.CNN(args.channels, len(data_sets['classes']),
+                        reg_constant=args.reg_constant,
+                        dtype=devices.compute_dtype(args.dtype))
+    checkpoint = tf.train.Checkpoint(model=model)
+    if args.resume is None:
+        run = runs.new_run(args.train_dir, runs.run_name('cnn', args, parse_args([])))
+    else:
+        run = runs.find_run(args.train_dir, args.resume or None, model='cnn',
+                            hint='train one first with python run_cnn_model.py')
+        run.lock()
+        channels = runs.variable_shapes(run.latest_checkpoint())['model/filters/0'][-1]
+        if channels != args.channels:
+            raise cli.InputError('run %s has %d channels: resume it with --channels %d'
+                                 % (run.name, channels, channels))
+        run.restore(checkpoint)
+        print('Resuming run {} from step {}'.format(run.name,
+                                                    int(model.global_step.numpy())))
+    print('Logs and checkpoints go to {}\n'.format(run.path))
+
+    def learning_rate(step):
+        # Rise linearly for the first fifth of the steps, then fall linearly to zero.
+        progress = tf.cast(step, tf.float32) / args.max_steps
+        return args.learning_rate * tf.maximum(
+            0.0, tf.minimum(progress / 0.2, (1 - progress) / 0.8))
+
+    def replica_step(indices):
+        # With several devices, each takes its share of the batch.
+        replica = tf.distribute.get_replica_context()
+        indices = indices[replica.replica_id_in_sync_group::replica.num_replicas_in_sync]
+        images = cnn.augment(cnn.to_images(tf.gather(images_train, indices), mean_image))
+        labels = tf.gather(labels_train, indices)
+        with tf.GradientTape() as tape:
+            logits = cnn.inference(images, model, training=True)
+            loss = cnn.loss(logits, labels, model, args.label_smoothing)
+        accuracy = cnn.evaluation(logits, labels)
+        cnn.training(tape, loss, model, learning_rate(model.global_step), args.momentum)
+        return loss, accuracy
+
+    def train_step(indices):
+        losses, accuracies = strategy.run(replica_step, args=(indices,))
+        return (strategy.reduce('MEAN', losses, axis=None),
+                strategy.reduce('MEAN', accuracies, axis=None))
+
+    # Generate input data batches, one epoch after another.
+    steps_left = max(args.max_steps - int(model.global_step.numpy()), 0)
+    batches = data_helpers.gen_batch(num_train, args.batch_size, steps_left, rng)
+    with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
+        runs.log_hparams(summary_writer, 'cnn', run, args)
+        training.train(train_step, model.global_step, batches, args.max_steps,
+                       summary_writer, run=run, checkpoint=checkpoint,
+                       checkpoint_every=500, resume_hint='--resume ' + run.name,
+                       epoch_size=(args.batch_size, num_train))
+
+        # After finishing the training, evaluate on the test set.
+        test_logits = training.predict(
+            lambda rows: cnn.test_logits(cnn.to_images(rows, mean_image), model),
+            zero_copy.to_tensor(data_sets['images_test']))
+        test_accuracy = cnn.evaluation(test_logits, data_sets['labels_test'])
+        print('Test accuracy {:g}'.format(test_accuracy))
+        report.test_set(test_logits.numpy(), data_sets, summary_writer, model.global_step,
+                        filters=model.filters[0].numpy())
+
+    endTime = time.time()
+    print('Total time: {:5.2f}s'.format(endTime - beginTime))
+
+
+if __name__ == '__main__':
+    cli.run(main, args)

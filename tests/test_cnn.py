@@ -1,0 +1,191 @@
+"""Part 3: the convolutional network of cnn.py and its scripts, on small synthetic data."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import cnn
+from conftest import assert_one_line_error, printed_value, run_script
+from test_scripts import (lines_starting, logged_images, read_events, restore, run_folder,
+                          run_folders, train)
+
+
+def test_inference_gives_one_score_per_class_from_seven_convolutions():
+    model = cnn.CNN(8, 10)
+    assert [f.shape.as_list() for f in model.filters] == [
+        [3, 3, 3, 8], [3, 3, 8, 8], [3, 3, 8, 8], [3, 3, 8, 16], [3, 3, 16, 16],
+        [3, 3, 16, 32], [3, 3, 32, 32]]
+    images = tf.random.normal([5, 32, 32, 3])
+    assert cnn.inference(images, model, training=True).shape == (5, 10)
+    assert cnn.test_logits(images, model).shape == (5, 10)
+
+
+def test_to_images_turns_colour_planes_into_centred_pixels():
+    rows = np.random.default_rng(0).integers(0, 256, (2, 3072)).astype(np.uint8)
+    mean = np.full(3072, 100, np.float32)
+    images = cnn.to_images(rows, mean).numpy()
+    assert images.shape == (2, 32, 32, 3)
+    # Pixel (y, x) of colour c is at c * 1024 + y * 32 + x in a row.
+    assert images[1, 5, 7, 2] == (rows[1, 2 * 1024 + 5 * 32 + 7] - 100.0) / 64
+
+
+def test_training_lowers_the_loss():
+    tf.random.set_seed(0)
+    model = cnn.CNN(8, 10, reg_constant=5e-4)
+    images = tf.random.normal([64, 32, 32, 3])
+    labels = tf.constant(np.arange(64) % 10, tf.int64)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = cnn.loss(cnn.inference(images, model, training=True), labels, model,
+                            label_smoothing=0.2)
+        cnn.training(tape, loss, model, 0.05)
+        return loss
+
+    losses = [float(step()) for _ in range(30)]
+    assert int(model.global_step) == 30
+    assert losses[-1] < 0.5 * losses[0], losses
+    accuracy = cnn.evaluation(cnn.inference(images, model, training=True), labels)
+    assert accuracy > 0.9
+
+
+def test_batch_norm_normalises_with_the_batch_and_tracks_running_statistics():
+    norm = cnn.BatchNorm(3, momentum=0.5)
+    x = tf.random.normal([16, 4, 4, 3], mean=5.0, stddev=2.0)
+    y = norm(x, training=True).numpy()
+    assert np.allclose(y.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+    assert np.allclose(y.std(axis=(0, 1, 2)), 1, atol=1e-2)
+    batch_mean = x.numpy().mean(axis=(0, 1, 2))
+    assert np.allclose(norm.mean.numpy(), 0.5 * batch_mean, rtol=1e-5)
+    # At test time the running statistics are used, whatever the batch holds.
+    single = norm(x[:1], training=False).numpy()
+    expected = (x[:1].numpy() - norm.mean.numpy()) / np.sqrt(norm.variance.numpy() + 1e-3)
+    assert np.allclose(single, expected, atol=1e-4)
+
+
+def variants(image):
+    """The 50 images augment() may make of one image: 2 flips x 5 x 5 shifts."""
+    result = []
+    for flipped in [image, image[:, ::-1]]:
+        padded = np.pad(flipped, [(2, 2), (2, 2), (0, 0)], mode='reflect')
+        result += [padded[dy:dy + 32, dx:dx + 32] for dy in range(5) for dx in range(5)]
+    return np.stack(result)
+
+
+def test_augment_keeps_each_image_in_its_place():
+    tf.random.set_seed(1)
+    images = tf.random.normal([40, 32, 32, 3])
+    augmented = cnn.augment(images).numpy()
+    assert augmented.shape == images.shape
+    seen = set()
+    for i in range(len(images)):
+        # Image i is still a flip and shift of image i, so labels[i] still names it.
+        matches = np.flatnonzero(np.all(variants(images[i].numpy()) == augmented[i],
+                                        axis=(1, 2, 3)))
+        assert len(matches) == 1, i
+        seen.add(int(matches[0]))
+    assert len(seen) > 10  # the flips and shifts differ from image to image
+
+
+def train_cnn(data_dir, train_dir, *flags, env=None):
+    return run_script('run_cnn_model.py', '--data_dir', data_dir, '--train_dir', train_dir,
+                      '--channels', 4, '--batch_size', 100, '--seed', 1, *flags,
+                      cwd=train_dir.parent, env=env)
+
+
+@pytest.fixture(scope='module')
+def cnn_run(tiny_cifar, tmp_path_factory):
+    """One 600-step run of run_cnn_model.py shared by the tests that read its results."""
+    train_dir = tmp_path_factory.mktemp('cnn') / 'tf_logs'
+    result = train_cnn(tiny_cifar, train_dir, '--max_steps', 600)
+    assert result.returncode == 0, result.stderr
+    return train_dir, result
+
+
+def test_run_cnn_model_prints_progress_checkpoints_and_accuracy(cnn_run):
+    train_dir, result = cnn_run
+    lines = result.stdout.splitlines()
+    for line in ['channels = 4', 'learning_rate = 0.4', 'label_smoothing = 0.2']:
+        assert line in lines
+    steps = lines_starting(result.stdout, 'Step')
+    assert steps[0] == 'Step 0, training accuracy %s' % steps[0].split()[-1]
+    # From the second line on: the epoch (1000 images, 100 a step), speed, time left.
+    for step, line in zip(range(100, 600, 100), steps[1:]):
+        assert line.startswith('Step %d, training accuracy ' % step), line
+        assert ', epoch %.1f/60.0, ' % (step / 10) in line and line.endswith(' s left')
+    run = run_folder(train_dir, 'cnn_')
+    assert lines_starting(result.stdout, 'Saved checkpoint') == [
+        'Saved checkpoint %s' % (run / 'checkpoint-500'),
+        'Saved checkpoint %s' % (run / 'checkpoint-600')]
+    assert printed_value(result.stdout, 'Test accuracy') > 0.5  # chance: 0.1
+
+
+def test_tensorboard_shows_the_layers_and_the_first_filters(cnn_run):
+    train_dir, _ = cnn_run
+    events = read_events(run_folder(train_dir))
+    scopes = {node.name.split('/')[0] for node in events.Graph().node}
+    assert {'Augment', 'Loss', 'Accuracy', 'Output'} | {
+        'Conv%d' % i for i in range(1, 8)} <= scopes
+    losses = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors('Loss/loss')]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    assert [e.step for e in events.Tensors('Output/logits')] == list(range(0, 600, 100))
+    for tag in ['first_layer_filters', 'confusion_matrix', 'test_predictions']:
+        [(step, image)] = logged_images(events, tag)
+        assert step == 600 and image.ndim == 3, tag
+
+
+def test_restore_tells_the_two_networks_apart(tiny_cifar, cnn_run, tmp_path):
+    import shutil
+    train_dir = tmp_path / 'tf_logs'
+    shutil.copytree(cnn_run[0], train_dir)
+    fc = train(tiny_cifar, train_dir, '--max_steps', 200)
+    assert fc.returncode == 0, fc.stderr
+    cnn_folder, fc_folder = run_folders(train_dir)
+    for folder, size, trained in [(cnn_folder, 'channels = 4', cnn_run[1]),
+                                  (fc_folder, 'hidden1 = 120', fc)]:
+        restored = restore(tiny_cifar, train_dir, '--run', folder.name)
+        assert restored.returncode == 0, restored.stderr
+        assert size in restored.stdout
+        assert printed_value(restored.stdout, 'Test accuracy') == \
+            printed_value(trained.stdout, 'Test accuracy')
+
+
+def test_resume_continues_and_refuses_other_channels(tiny_cifar, tmp_path):
+    train_dir = tmp_path / 'tf_logs'
+    assert train_cnn(tiny_cifar, train_dir, '--max_steps', 100).returncode == 0
+    resumed = train_cnn(tiny_cifar, train_dir, '--max_steps', 200, '--resume')
+    assert resumed.returncode == 0, resumed.stderr
+    run = run_folder(train_dir)
+    assert 'Resuming run %s from step 100' % run.name in resumed.stdout
+    assert printed_value(restore(tiny_cifar, train_dir).stdout, 'Current step:') == 200
+    other = train_cnn(tiny_cifar, train_dir, '--max_steps', 300, '--resume',
+                      '--channels', 8)
+    assert_one_line_error(other, 'has 4 channels', 'resume it with --channels 4')
+
+
+def test_mirrored_training_on_two_logical_devices(tiny_cifar, tmp_path):
+    train_dir = tmp_path / 'tf_logs'
+    result = train_cnn(tiny_cifar, train_dir, '--max_steps', 300,
+                       env={'CPU_DEVICES': '2'})
+    assert result.returncode == 0, result.stderr
+    assert 'Training on 2 devices: ' in result.stdout
+    assert 'CPU:1' in result.stdout
+    events = read_events(run_folder(train_dir))
+    losses = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors('Loss/loss')]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert printed_value(result.stdout, 'Test accuracy') > 0.3
+    # The checkpoint of mirrored variables restores on one device.
+    restored = restore(tiny_cifar, train_dir)
+    assert printed_value(restored.stdout, 'Test accuracy') == \
+        printed_value(result.stdout, 'Test accuracy')
+
+
+@pytest.mark.parametrize('flags, env, message', [
+    (['--channels', 0], None, 'argument --channels: must be > 0, got 0'),
+    (['--label_smoothing', 1], None, 'argument --label_smoothing: must be >= 0 and < 1'),
+    (['--dtype', 'float16'], None, "argument --dtype: invalid choice: 'float16'"),
+    (['--max_steps', 1], {'CPU_DEVICES': 'many'}, 'CPU_DEVICES must be a number'),
+])
+def test_run_cnn_model_rejects_bad_input(tiny_cifar, tmp_path, flags, env, message):
+    result = train_cnn(tiny_cifar, tmp_path / 'tf_logs', *flags, env=env)
+    assert_one_line_error(result, message)
