@@ -102,9 +102,8 @@ def to_images(rows, mean_image):
     """load_data()'s rows of bytes (a red, a green and a blue 32x32 plane each) as
     float32 images [batch size, 32, 32, 3], the mean training image subtracted and
     divided by 64, about the pixels' standard deviation, so they are about unit size."""
-    def hwc(x):
-        return tf.transpose(tf.reshape(x, [-1, 3, 32, 32]), [0, 2, 3, 1])
-    return (hwc(tf.cast(rows, tf.float32)) - hwc(mean_image)) / 64
+    centred = (tf.cast(rows, tf.float32) - mean_image) / 64
+    return tf.transpose(tf.reshape(centred, [-1, 3, 32, 32]), [0, 2, 3, 1])
 
 
 def augment(images):

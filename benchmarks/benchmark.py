@@ -1,13 +1,15 @@
 """Benchmark the tutorial's scripts against the tutorial's 2017 code and Keras.
 
-    python benchmarks/benchmark.py [--data_dir DIR] [--runs 4]
+    python benchmarks/benchmark.py [--data_dir DIR] [--runs 4] [--models softmax,fc]
+    python benchmarks/benchmark.py --models cnn --runs 2
 
 Runs, each --runs times as whole processes with their default hyperparameters:
 softmax.py and run_fc_model.py; the same two scripts with the interpreter's normal
 exit (TUTORIAL_SLOW_EXIT=1: what support/cli.run's os._exit saves); the tutorial's
 2017 code (../shared/tutorial2017, run as it is, from a folder holding a link to the
 data); and keras_softmax.py and keras_two_layer_fc.py, the same models written as a
-Keras user would. The runs are interleaved, in an order that changes each round (a
+Keras user would. --models cnn runs Part 3's run_cnn_model.py and keras_cnn.py (about
+6 minutes each, so not by default). The runs are interleaved, in an order that changes each round (a
 Williams design: over 8 rounds each program runs once right after each other one), so
 that a slow spell of the machine, or the cold memory a process finds right after a
 large one exited, hits all of them alike. Prints the medians of: wall time, time by
@@ -30,21 +32,26 @@ SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
 DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(SHARED, 'cifar-10-batches-py')
 TUTORIAL_2017 = os.path.join(SHARED, 'tutorial2017')
 
-# (name, script, kind, training steps, extra environment)
-PROGRAMS = [
+# (name, script, kind, training steps, extra environment); the model is the key
+PROGRAMS = {'softmax': [
     ('softmax.py', os.path.join(ROOT, 'softmax.py'), 'ours', 1000, {}),
     ('softmax.py, normal exit', os.path.join(ROOT, 'softmax.py'), 'ours', 1000,
      {'TUTORIAL_SLOW_EXIT': '1'}),
     ('2017 softmax.py', os.path.join(TUTORIAL_2017, 'softmax.py'), '2017', 1000, {}),
     ('keras_softmax.py', os.path.join(HERE, 'keras_softmax.py'), 'keras', 1000, {}),
+], 'fc': [
     ('run_fc_model.py', os.path.join(ROOT, 'run_fc_model.py'), 'ours', 2000, {}),
     ('run_fc_model.py, normal exit', os.path.join(ROOT, 'run_fc_model.py'), 'ours', 2000,
      {'TUTORIAL_SLOW_EXIT': '1'}),
     ('2017 run_fc_model.py', os.path.join(TUTORIAL_2017, 'run_fc_model.py'), '2017', 2000, {}),
     ('keras_two_layer_fc.py', os.path.join(HERE, 'keras_two_layer_fc.py'), 'keras', 2000, {}),
-]
+], 'cnn': [
+    ('run_cnn_model.py', os.path.join(ROOT, 'run_cnn_model.py'), 'ours', 1000, {}),
+    ('keras_cnn.py', os.path.join(HERE, 'keras_cnn.py'), 'keras', 1000, {}),
+]}
 COMPARED = {'softmax.py': ('2017 softmax.py', 'keras_softmax.py'),
-            'run_fc_model.py': ('2017 run_fc_model.py', 'keras_two_layer_fc.py')}
+            'run_fc_model.py': ('2017 run_fc_model.py', 'keras_two_layer_fc.py'),
+            'run_cnn_model.py': ('', 'keras_cnn.py')}
 
 
 def williams_orders(n):
@@ -98,11 +105,17 @@ def main():
                         help='CIFAR-10 folder (default: %(default)s)')
     parser.add_argument('--runs', type=int, default=4,
                         help='runs of each program (default: %(default)s)')
+    parser.add_argument('--models', default='softmax,fc',
+                        help='comma-separated, of softmax, fc, cnn (default: %(default)s)')
     parser.add_argument('--json', help='also write every run\'s figures to this file')
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(args.data_dir, 'test_batch')):
         sys.exit('No CIFAR-10 in %s: pass --data_dir' % args.data_dir)
-    programs = [p for p in PROGRAMS if p[2] != '2017' or os.path.isfile(p[1])]
+    models = args.models.split(',')
+    if not set(models) <= set(PROGRAMS):
+        sys.exit('--models takes a list of %s' % ', '.join(PROGRAMS))
+    programs = [p for model in models for p in PROGRAMS[model]
+                if p[2] != '2017' or os.path.isfile(p[1])]
 
     results = {name: [] for name, *_ in programs}
     orders = williams_orders(len(programs))

@@ -13,6 +13,7 @@ first 200 steps and falling linearly to 0 at step 1000 (10 epochs of 100 batches
 and test-time flips. Keras' own defaults otherwise (jit_compile='auto').
 """
 import argparse
+import os
 import sys
 import time
 
@@ -28,7 +29,7 @@ parser.add_argument('--dtype', choices=['float32', 'bfloat16'], default=None,
 args = parser.parse_args()
 begin = time.time()
 
-sys.path.insert(0, __file__.rsplit('/', 2)[0])  # the repository root, for support/
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from support import devices  # noqa: E402
 dtype = args.dtype or devices.compute_dtype('auto').name
 if dtype == 'bfloat16':
