@@ -54,7 +54,7 @@ class CNN(tf.Module):
                 self.batch_norms.append(BatchNorm(width))
         with tf.name_scope('Output'):
             self.weights = variable(tf.random.truncated_normal(
-                [width, classes], stddev=1.0 / np.sqrt(width)), 'weights')
+                [4 * channels, classes], stddev=1.0 / np.sqrt(4 * channels)), 'weights')
             self.biases = variable(tf.zeros([classes]), 'biases')
         self.velocities = [variable(tf.zeros_like(v), 'velocity', trainable=False)
                            for v in self.trainable_variables]

@@ -43,7 +43,8 @@ def parse_args(argv=None):
                              'the hardware has it (default: %(default)s)')
     parser.add_argument('--resume', nargs='?', const='', metavar='RUN',
                         help='continue the newest run in train_dir, or the run named, '
-                             'from its latest checkpoint, up to max_steps in all')
+                             'from its latest checkpoint, up to max_steps in all (the '
+                             'learning rate follows the schedule of the new max_steps)')
     cli.add_common_flags(parser)
     return parser.parse_args(argv)
 

@@ -10,7 +10,8 @@ truncated-normal initial weights (stddev 1/sqrt(fan-in)), L2 equal to reg_consta
 0.2, SGD with Nesterov momentum 0.9, the learning rate rising linearly to 0.4 over the
 first 200 steps and falling linearly to 0 at step 1000 (10 epochs of 100 batches of
 500), the mixed_bfloat16 policy where run_cnn_model.py's --dtype auto picks bfloat16,
-and test-time flips. Keras' own defaults otherwise (jit_compile='auto').
+and test-time flips. Keras' own defaults otherwise (jit_compile='auto', which is no XLA
+on a machine without a GPU).
 """
 import argparse
 import os

@@ -6,9 +6,9 @@ copy of the variables on each, gives each a share of every batch and averages th
 gradients. CPU_DEVICES=2 in the environment splits the CPU into two logical devices,
 to try (and test) the several-device path on a laptop; it is not faster.
 
-compute_dtype('auto'): bfloat16 where the hardware multiplies it natively (a GPU, or
-a CPU with AVX512-BF16 or AMX), which halves the memory each activation takes and
-makes convolutions faster; float32 elsewhere, where bfloat16 would be emulated.
+compute_dtype('auto'): bfloat16 where the hardware multiplies it natively (a GPU from
+Ampere on, or a CPU with AVX512-BF16 or AMX), which halves the memory each activation
+takes and makes convolutions faster; float32 elsewhere, where bfloat16 is emulated.
 """
 import os
 
@@ -38,8 +38,11 @@ def strategy():
 def compute_dtype(name):
     if name != 'auto':
         return tf.as_dtype(name)
-    if tf.config.list_physical_devices('GPU'):
-        return tf.bfloat16
+    gpus = tf.config.list_physical_devices('GPU')
+    if gpus:  # bfloat16 arrived with Ampere, compute capability 8.0
+        details = [tf.config.experimental.get_device_details(gpu) for gpu in gpus]
+        fast = all(d.get('compute_capability', (0, 0)) >= (8, 0) for d in details)
+        return tf.bfloat16 if fast else tf.float32
     try:
         with open('/proc/cpuinfo') as cpuinfo:
             flags = next((line for line in cpuinfo if line.startswith('flags')), '')
