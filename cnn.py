@@ -76,7 +76,9 @@ def variable(initial_value, name, trainable=True):
 
 
 class BatchNorm(tf.Module):
-    """One batch normalisation's scale and shift, and running statistics."""
+    """One batch normalisation: y = gamma * (x - mean) / sqrt(variance + 0.001) + beta
+    for each channel, with the mean and variance of the batch while training (and a
+    running average of them, for testing) or that running average at test time."""
 
     def __init__(self, channels, momentum=0.9):
         super().__init__()
@@ -87,15 +89,18 @@ class BatchNorm(tf.Module):
         self.variance = variable(tf.ones([channels]), 'variance', trainable=False)
 
     def __call__(self, x, training):
-        if training:  # this batch's statistics, and a running average of them
-            mean, variance = tf.nn.moments(tf.cast(x, tf.float32), axes=[0, 1, 2])
+        # TensorFlow's fused kernel computes the statistics and the formula above in
+        # one pass over x, and so its gradient: twice as fast as separate operations.
+        y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=x, scale=self.gamma, offset=self.beta, epsilon=0.001,
+            mean=tf.zeros([0]) if training else self.mean,
+            variance=tf.zeros([0]) if training else self.variance,
+            is_training=training)
+        if training:
             self.mean.assign(self.momentum * self.mean + (1 - self.momentum) * mean)
             self.variance.assign(self.momentum * self.variance +
                                  (1 - self.momentum) * variance)
-        else:
-            mean, variance = self.mean, self.variance
-        scale = self.gamma * tf.math.rsqrt(variance + 1e-3)
-        return x * tf.cast(scale, x.dtype) + tf.cast(self.beta - mean * scale, x.dtype)
+        return y
 
 
 def to_images(rows, mean_image):
