@@ -76,6 +76,9 @@ def main(args):
     data_sets = data_helpers.load_data(args.data_dir)
     num_train = len(data_sets['images_train'])
     cli.check_batch_size(args.batch_size, num_train)
+    if args.batch_size < strategy.num_replicas_in_sync:
+        raise cli.InputError('--batch_size must be at least the number of devices (%d)'
+                             % strategy.num_replicas_in_sync)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     mean_image = tf.constant(data_sets['mean_image'])

@@ -4,7 +4,7 @@ strategy(): the tf.distribute strategy for the training step. One device gets th
 default strategy, which adds nothing; several GPUs get MirroredStrategy, which keeps a
 copy of the variables on each, gives each a share of every batch and averages their
 gradients. CPU_DEVICES=2 in the environment splits the CPU into two logical devices,
-to try (and test) the several-device path on a laptop; it is not faster.
+to try (and test) the several-device path on a laptop.
 
 compute_dtype('auto'): bfloat16 where the hardware multiplies it natively (a GPU from
 Ampere on, or a CPU with AVX512-BF16 or AMX), which halves the memory each activation

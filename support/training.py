@@ -7,7 +7,8 @@ tutorial describes it; train() runs it max_steps times and takes care of the res
   graph overhead, so it is paid once per 100 steps (the idea of Keras'
   steps_per_execution), and the summaries of every 100th step go to TensorBoard;
 - the graph of one step for TensorBoard's Graphs tab (the network, not the loop);
-- the printed `Step N ... training accuracy X` lines, a checkpoint every 1000 steps;
+- the printed `Step N ... training accuracy X` lines (with the epoch, the speed and the
+  time left, for runs that take minutes), a checkpoint every 1000 steps;
 - a loss that becomes NaN or infinite stops training with one line;
 - Ctrl-C finishes the steps under way, saves them and exits with status 130.
 """

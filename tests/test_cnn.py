@@ -185,6 +185,7 @@ def test_mirrored_training_on_two_logical_devices(tiny_cifar, tmp_path):
     (['--label_smoothing', 1], None, 'argument --label_smoothing: must be >= 0 and < 1'),
     (['--dtype', 'float16'], None, "argument --dtype: invalid choice: 'float16'"),
     (['--max_steps', 1], {'CPU_DEVICES': 'many'}, 'CPU_DEVICES must be a number'),
+    (['--batch_size', 1], {'CPU_DEVICES': '2'}, 'at least the number of devices (2)'),
 ])
 def test_run_cnn_model_rejects_bad_input(tiny_cifar, tmp_path, flags, env, message):
     result = train_cnn(tiny_cifar, tmp_path / 'tf_logs', *flags, env=env)
