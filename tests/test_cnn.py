@@ -105,7 +105,7 @@ def cnn_run(tiny_cifar, tmp_path_factory):
 def test_run_cnn_model_prints_progress_checkpoints_and_accuracy(cnn_run):
     train_dir, result = cnn_run
     lines = result.stdout.splitlines()
-    for line in ['channels = 4', 'learning_rate = 0.4', 'label_smoothing = 0.2']:
+    for line in ['channels = 4', 'learning_rate = 0.4', 'label_smoothing = 0.0']:
         assert line in lines
     steps = lines_starting(result.stdout, 'Step')
     assert steps[0] == 'Step 0, training accuracy %s' % steps[0].split()[-1]
