@@ -23,6 +23,9 @@ that gives one score per class from the largest response of each final channel.
 import numpy as np
 import tensorflow as tf
 
+# Accuracy does not depend on the network: evaluation() is Part 2's, unchanged.
+from two_layer_fc import evaluation  # noqa: F401
+
 
 class CNN(tf.Module):
     """The network's variables.
@@ -209,23 +212,6 @@ def training(tape, loss, model, learning_rate, momentum=0.9):
             velocity.assign(momentum * velocity + gradient)
             variable.assign_sub(learning_rate * (gradient + momentum * velocity))
         model.global_step.assign_add(1)
-
-
-def evaluation(logits, labels):
-    """Evaluate how well the logits predict the labels.
-
-    Args:
-      logits: float32 tensor, [batch size, classes], from inference().
-      labels: int64 tensor, [batch size].
-
-    Returns:
-      accuracy: scalar tensor: the fraction of images whose class was predicted.
-    """
-    with tf.name_scope('Accuracy'):
-        correct_prediction = tf.equal(tf.argmax(logits, 1), labels)
-        accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
-        tf.summary.scalar('train_accuracy', accuracy)
-    return accuracy
 
 
 def test_logits(images, model):

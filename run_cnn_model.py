@@ -3,8 +3,8 @@
 Builds the network of cnn.py and trains it as run_fc_model.py trains Part 2's, with
 what makes convolutional networks train fast: batch normalisation (in cnn.py), random
 flips and shifts of the training images, momentum, and a learning rate that rises for
-the first fifth of the steps and then falls to zero. The test
-images are classified as they are and mirrored, and the two scores added.
+the first fifth of the steps and then falls to zero. The test images are classified
+as they are and mirrored, and the two scores added.
 
     python run_cnn_model.py
     tensorboard --logdir=tf_logs

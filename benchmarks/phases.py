@@ -29,7 +29,8 @@ else:
     from support import cli
     cli.import_tensorflow_quietly()  # what cli.start() does after parsing the flags
     import data_helpers as loader_module
-    import cnn, two_layer_fc  # noqa: F401,E401
+    import cnn  # noqa: F401
+    import two_layer_fc  # noqa: F401
     from support import report, training  # noqa: F401
     loader_name = 'load_data'
 marks['imported'] = time.time()
