@@ -114,22 +114,25 @@ def to_images(rows, mean_image):
     return tf.transpose(tf.reshape(centred, [-1, 3, 32, 32]), [0, 2, 3, 1])
 
 
-def augment(images):
+def augment(images, seed):
     """Data augmentation: flip each image left to right at random and shift it by up
     to 2 pixels each way (filling in with the mirror image of its border). A cat is
     still a cat, so the network sees a new variant of each image in every epoch.
 
     Args:
       images: float32 tensor, [batch size, height, width, channels].
+      seed: int64 tensor [2]: the random choices depend on it alone (TensorFlow's
+        stateless random numbers), so a resumed run repeats them exactly.
 
     Returns:
       Tensor of the same shape: image i is a variant of images[i].
     """
     with tf.name_scope('Augment'):
-        images = tf.image.random_flip_left_right(images)  # each image on its own
+        flip_seed, shift_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        images = tf.image.stateless_random_flip_left_right(images, flip_seed)
         shape = tf.shape(images)
         padded = tf.pad(images, [[0, 0], [2, 2], [2, 2], [0, 0]], mode='REFLECT')
-        shifts = tf.random.uniform([shape[0], 2], 0, 5, dtype=tf.int32)
+        shifts = tf.random.stateless_uniform([shape[0], 2], shift_seed, 0, 5, tf.int32)
         rows = shifts[:, 0:1] + tf.range(shape[1])  # the rows each image keeps
         columns = shifts[:, 1:2] + tf.range(shape[2])
         images = tf.gather(padded, rows, axis=1, batch_dims=1)

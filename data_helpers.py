@@ -95,20 +95,23 @@ def load_data(data_dir='cifar-10-batches-py'):
     }
 
 
-def gen_batch(num_examples, batch_size, num_iter, rng=None):
+def gen_batch(num_examples, batch_size, num_iter, seed, first_step=0):
     """Yield the indices of num_iter batches, walking the data one epoch at a time.
 
     At the start of each epoch the order is shuffled once; batches are then
     consecutive slices of that order, so no example repeats within an epoch. As in the
-    tutorial, an epoch ends when fewer than batch_size examples are left. (The tutorial
-    zipped images and labels into one list, which NumPy 2 rejects; indices let the
-    training step gather its images inside the TensorFlow graph.)
+    tutorial, an epoch ends when fewer than batch_size examples are left. Each epoch's
+    order depends only on (seed, epoch), so a resumed run (first_step > 0) gets the
+    very batches it would have had without the break. (The tutorial zipped images and
+    labels into one list, which NumPy 2 rejects; indices let the training step gather
+    its images inside the TensorFlow graph.)
 
     Args:
       num_examples: how many examples the data holds.
       batch_size: examples per batch, 1..num_examples.
       num_iter: how many batches to yield.
-      rng: a numpy.random.Generator, for repeatable shuffles.
+      seed: an int; the same seed gives the same batches.
+      first_step: the number of the first batch to yield, counted from the start.
 
     Yields:
       int64 arrays of batch_size indices into the data.
@@ -116,11 +119,9 @@ def gen_batch(num_examples, batch_size, num_iter, rng=None):
     if not 0 < batch_size <= num_examples:
         raise InputError('--batch_size must be at most the number of training images '
                          '(%d), got %d' % (num_examples, batch_size))
-    rng = rng if rng is not None else np.random.default_rng()
-    index = num_examples  # past the end: shuffle before the first batch
-    for _ in range(num_iter):
-        if index + batch_size > num_examples:
-            order = rng.permutation(num_examples)
-            index = 0
-        yield order[index:index + batch_size]
-        index += batch_size
+    batches_per_epoch = num_examples // batch_size
+    for step in range(first_step, first_step + num_iter):
+        epoch, batch = divmod(step, batches_per_epoch)
+        if batch == 0 or step == first_step:  # shuffle: the epoch's order
+            order = np.random.default_rng([seed, epoch]).permutation(num_examples)
+        yield order[batch * batch_size:(batch + 1) * batch_size]

@@ -1,9 +1,10 @@
 """Restore a trained network from its latest checkpoint and evaluate it on CIFAR-10.
 
 With no flags it takes the newest run in tf_logs; --run picks another. It may be a
-run of run_fc_model.py (Part 2) or of run_cnn_model.py (Part 3): the names of the
-variables in the checkpoint tell which network it holds, and their shapes its size
-(hidden units, channels), so no training flag needs repeating.
+run of run_fc_model.py (Part 2) or of run_cnn_model.py (Part 3): the flags the run
+recorded (flags.json in its folder) say which network it is, how large, and in what
+precision it computes, so no training flag needs repeating. (For runs made before
+runs recorded their flags, the checkpoint's variables tell the network and its size.)
 
     python restore_model.py [--run RUN_NAME] [--train_dir tf_logs]
 """
@@ -31,6 +32,8 @@ import data_helpers
 import two_layer_fc
 from support import devices, report, runs, training, zero_copy
 
+IMAGE_PIXELS, CLASSES = data_helpers.IMAGE_PIXELS, len(data_helpers.CLASSES)
+
 
 def main(args):
     beginTime = time.time()
@@ -40,20 +43,13 @@ def main(args):
                         hint='train first with python run_fc_model.py or '
                              'python run_cnn_model.py')
     path = run.latest_checkpoint()
-    shapes = runs.variable_shapes(path)
-    if 'model/weights1' in shapes:  # Part 2's two-layer network
-        (image_pixels, hidden_units), (_, classes) = (shapes['model/weights1'],
-                                                      shapes['model/weights2'])
-        size = 'hidden1 = {}'.format(hidden_units)
-        model = two_layer_fc.TwoLayerFC(image_pixels, hidden_units, classes)
-    elif 'model/filters/0' in shapes:  # Part 3's convolutional network
-        image_pixels, (_, classes) = 3072, shapes['model/weights']
-        size = 'channels = {}'.format(shapes['model/filters/0'][-1])
-        model = cnn.CNN(shapes['model/filters/0'][-1], classes,
-                        dtype=devices.compute_dtype('auto'))
-    else:
-        raise cli.InputError('%s is not a checkpoint of run_fc_model.py or '
-                             'run_cnn_model.py' % path)
+    kind, flags = recorded_network(run, path)
+    if kind == 'fc':  # Part 2's two-layer network
+        size = 'hidden1 = {}'.format(flags['hidden1'])
+        model = two_layer_fc.TwoLayerFC(IMAGE_PIXELS, flags['hidden1'], CLASSES)
+    else:  # Part 3's convolutional network
+        size = 'channels = {}'.format(flags['channels'])
+        model = cnn.CNN(flags['channels'], CLASSES, dtype=tf.as_dtype(flags['dtype']))
     print('\nParameters:')
     print('run = {}\ncheckpoint = {}\n{}\n'.format(run.name, path, size))
 
@@ -62,10 +58,6 @@ def main(args):
     print('Current step: {}'.format(int(model.global_step.numpy())))
 
     data_sets = data_helpers.load_data(args.data_dir)
-    if data_sets['images_test'].shape[1] != image_pixels:
-        raise cli.InputError('%s expects %d-pixel images but %s holds %d-pixel images'
-                             % (path, image_pixels, args.data_dir,
-                                data_sets['images_test'].shape[1]))
     # The test images, prepared as in training, 1000 at a time.
     if isinstance(model, cnn.CNN):
         def logits(rows):
@@ -81,6 +73,34 @@ def main(args):
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))
+
+
+def recorded_network(run, path):
+    """('fc', {'hidden1': N}) or ('cnn', {'channels': N, 'dtype': name}): the network
+    the run recorded, checked against the shapes in its checkpoint (which alone tell,
+    for a run made before runs recorded their flags)."""
+    shapes = runs.variable_shapes(path)
+    if 'model/weights1' in shapes:
+        pixels, hidden1 = shapes['model/weights1']
+        if pixels != IMAGE_PIXELS:
+            raise cli.InputError('%s expects %d-pixel images, but CIFAR-10 images have %d'
+                                 % (path, pixels, IMAGE_PIXELS))
+        found = 'fc', {'hidden1': hidden1}
+    elif 'model/filters/0' in shapes:
+        found = 'cnn', {'channels': shapes['model/filters/0'][-1],
+                        'dtype': devices.compute_dtype('auto').name}
+    else:
+        raise cli.InputError('%s is not a checkpoint of run_fc_model.py or '
+                             'run_cnn_model.py' % path)
+    kind, flags = run.recorded()
+    if kind is None:
+        return found
+    if kind == 'cnn' and flags.get('dtype') in ('float32', 'bfloat16'):
+        found[1]['dtype'] = flags['dtype']
+    if kind != found[0] or any(flags.get(k) != v for k, v in found[1].items()):
+        raise cli.InputError('the flags.json of run %s does not match its checkpoint: '
+                             'it is damaged' % run.name)
+    return found
 
 
 if __name__ == '__main__':

@@ -10,12 +10,13 @@ as they are and mirrored, and the two scores added.
     tensorboard --logdir=tf_logs
     python restore_model.py
 
-Ctrl-C saves a checkpoint of the current step; --resume continues from it.
+Ctrl-C (or SIGTERM) saves a checkpoint of the current step; --resume continues the run
+exactly where it stopped, with the flags it was started with.
 """
 import contextlib
 import time
 
-from support import cli
+from support import cli, runs
 
 
 def parse_args(argv=None):
@@ -41,12 +42,17 @@ def parse_args(argv=None):
     parser.add_argument('--dtype', choices=['auto', 'float32', 'bfloat16'], default='auto',
                         help='what the convolutions compute in: auto is bfloat16 where '
                              'the hardware has it (default: %(default)s)')
+    parser.add_argument('--checkpoint_every', type=cli.positive_int, default=500,
+                        help='steps between two checkpoints (each step here is 30 of '
+                             'Part 2\'s); there is always one at the last step (default: '
+                             '%(default)s)')
     parser.add_argument('--resume', nargs='?', const='', metavar='RUN',
                         help='continue the newest run in train_dir, or the run named, '
-                             'from its latest checkpoint, up to max_steps in all (the '
-                             'learning rate follows the schedule of the new max_steps)')
+                             'from its latest checkpoint, with the flags it was started '
+                             'with (add --max_steps N to train it further: the learning '
+                             'rate then follows the schedule of the new max_steps)')
     cli.add_common_flags(parser)
-    return parser.parse_args(argv)
+    return runs.parse_flags(parser, argv, 'cnn')
 
 
 if __name__ == '__main__':
@@ -56,17 +62,18 @@ import tensorflow as tf
 
 import cnn
 import data_helpers
-from support import devices, report, runs, training, zero_copy
+from support import devices, report, training, zero_copy
 
 
 def main(args):
+    args.dtype = devices.compute_dtype(args.dtype).name  # auto: what this machine has
     print('\nParameters:')
     for attr, value in sorted(vars(args).items()):
         print('{} = {}'.format(attr, value))
     print()
 
     beginTime = time.time()
-    rng = training.set_seed(args.seed)
+    training.set_seed(args.seed)
     strategy = devices.strategy()
     if strategy.num_replicas_in_sync > 1:
         print('Training on {} devices: {}\n'.format(
@@ -86,19 +93,11 @@ def main(args):
     # The network, and a checkpoint of it (weights, momentum, global step).
     with strategy.scope():
         model = cnn.CNN(args.channels, len(data_sets['classes']),
-                        reg_constant=args.reg_constant,
-                        dtype=devices.compute_dtype(args.dtype))
+                        reg_constant=args.reg_constant, dtype=tf.as_dtype(args.dtype))
     checkpoint = tf.train.Checkpoint(model=model)
-    if args.resume is None:
-        run = runs.new_run(args.train_dir, runs.run_name('cnn', args, parse_args([])))
-    else:
-        run = runs.find_run(args.train_dir, args.resume or None, model='cnn',
-                            hint='train one first with python run_cnn_model.py')
-        run.lock()
-        channels = runs.variable_shapes(run.latest_checkpoint())['model/filters/0'][-1]
-        if channels != args.channels:
-            raise cli.InputError('run %s has %d channels: resume it with --channels %d'
-                                 % (run.name, channels, channels))
+    defaults = parse_args(['--dtype', devices.compute_dtype('auto').name])  # to name it
+    run = runs.open_run(args, 'cnn', defaults)
+    if args.resume:
         run.restore(checkpoint)
         print('Resuming run {} from step {}'.format(run.name,
                                                     int(model.global_step.numpy())))
@@ -111,10 +110,15 @@ def main(args):
             0.0, tf.minimum(progress / 0.2, (1 - progress) / 0.8))
 
     def replica_step(indices):
-        # With several devices, each takes its share of the batch.
+        # With several devices, each takes its share of the batch, and its own
+        # flips and shifts: random numbers that depend on the seed and step only.
         replica = tf.distribute.get_replica_context()
-        indices = indices[replica.replica_id_in_sync_group::replica.num_replicas_in_sync]
-        images = cnn.augment(cnn.to_images(tf.gather(images_train, indices), mean_image))
+        replicas = replica.num_replicas_in_sync
+        indices = indices[replica.replica_id_in_sync_group::replicas]
+        seed = tf.stack([tf.constant(args.seed, tf.int64), model.global_step * replicas +
+                         tf.cast(replica.replica_id_in_sync_group, tf.int64)])
+        images = cnn.augment(cnn.to_images(tf.gather(images_train, indices), mean_image),
+                             seed)
         labels = tf.gather(labels_train, indices)
         with tf.GradientTape() as tape:
             logits = cnn.inference(images, model, training=True)
@@ -128,15 +132,34 @@ def main(args):
         return (strategy.reduce('MEAN', losses, axis=None),
                 strategy.reduce('MEAN', accuracies, axis=None))
 
-    # Generate input data batches, one epoch after another.
-    steps_left = max(args.max_steps - int(model.global_step.numpy()), 0)
-    batches = data_helpers.gen_batch(num_train, args.batch_size, steps_left, rng)
     with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
         runs.log_hparams(summary_writer, 'cnn', run, args)
-        training.train(train_step, model.global_step, batches, args.max_steps,
-                       summary_writer, run=run, checkpoint=checkpoint,
-                       checkpoint_every=500, resume_hint='--resume ' + run.name,
-                       epoch_size=(args.batch_size, num_train))
+        train_step = training.step_function(train_step, summary_writer, model.global_step,
+                                            run)
+        progress = training.Progress(args.batch_size, num_train, args.max_steps)
+
+        # Generate input data batches (from where a resumed run stopped)
+        first_step = int(model.global_step.numpy())
+        batches = data_helpers.gen_batch(num_train, args.batch_size,
+                                         args.max_steps - first_step, args.seed, first_step)
+
+        # Ctrl-C or SIGTERM: save a checkpoint after the step under way and stop.
+        for i in training.steps(model.global_step, args.max_steps, run, checkpoint,
+                                run.resume_command('run_cnn_model.py', args.train_dir)):
+            # Get next input data batch
+            indices = next(batches)
+
+            # Perform a single training step (summaries go to TensorBoard every 100)
+            loss, train_accuracy = train_step(indices)
+
+            # Periodically print out the model's current accuracy, and the speed
+            if i % 100 == 0:
+                print('Step {:d}, training accuracy {:g}{}'.format(
+                    i, train_accuracy, progress(i)), flush=True)
+
+            # Periodically save checkpoint, and at the last step
+            if (i + 1) % args.checkpoint_every == 0 or i + 1 == args.max_steps:
+                print('Saved checkpoint', run.save(checkpoint, i + 1))
 
         # After finishing the training, evaluate on the test set.
         test_logits = training.predict(

@@ -9,13 +9,13 @@ TensorBoard logs and its checkpoints (one every 1000 steps).
     tensorboard --logdir=tf_logs
     python restore_model.py
 
-Ctrl-C saves a checkpoint of the current step; --resume continues from it.
+Ctrl-C (or SIGTERM) saves a checkpoint of the current step; --resume continues the run
+exactly where it stopped, with the flags it was started with.
 """
 import contextlib
-import math
 import time
 
-from support import cli
+from support import cli, runs
 
 
 def parse_args(argv=None):
@@ -35,11 +35,15 @@ def parse_args(argv=None):
                         help='multiply the centred pixels by this before layer 1: 0.015625 '
                              '(1/64) brings them to about unit size, so a larger '
                              'learning rate works (default: %(default)s, as the tutorial)')
+    parser.add_argument('--checkpoint_every', type=cli.positive_int, default=1000,
+                        help='steps between two checkpoints; there is always one at the '
+                             'last step (default: %(default)s)')
     parser.add_argument('--resume', nargs='?', const='', metavar='RUN',
                         help='continue the newest run in train_dir, or the run named, '
-                             'from its latest checkpoint, up to max_steps in all')
+                             'from its latest checkpoint, with the flags it was started '
+                             'with (add --max_steps N to train it further)')
     cli.add_common_flags(parser)
-    return parser.parse_args(argv)
+    return runs.parse_flags(parser, argv, 'fc')
 
 
 if __name__ == '__main__':
@@ -49,7 +53,7 @@ import tensorflow as tf
 
 import data_helpers
 import two_layer_fc
-from support import report, runs, training, zero_copy
+from support import report, training, zero_copy
 
 
 def main(args):
@@ -59,7 +63,7 @@ def main(args):
     print()
 
     beginTime = time.time()
-    rng = training.set_seed(args.seed)
+    training.set_seed(args.seed)
 
     # Load CIFAR-10 data (the images as bytes; the mean image is subtracted below).
     data_sets = data_helpers.load_data(args.data_dir)
@@ -74,20 +78,9 @@ def main(args):
                                     reg_constant=args.reg_constant,
                                     input_scale=args.input_scale)
     checkpoint = tf.train.Checkpoint(model=model)
-    if args.resume is None:
-        run = runs.new_run(args.train_dir, runs.run_name('fc', args, parse_args([])))
-    else:
-        run = runs.find_run(args.train_dir, args.resume or None, model='fc',
-                            hint='train one first with python run_fc_model.py')
-        run.lock()
-        _, hidden_units = runs.variable_shapes(run.latest_checkpoint())['model/weights1']
-        if hidden_units != args.hidden1:
-            raise cli.InputError('run %s has %d hidden units: resume it with --hidden1 %d'
-                                 % (run.name, hidden_units, hidden_units))
+    run = runs.open_run(args, 'fc', parse_args([]))
+    if args.resume:
         run.restore(checkpoint)
-        if not math.isclose(float(model.input_scale), args.input_scale, rel_tol=1e-6):
-            raise cli.InputError('run %s was trained with --input_scale %g: resume it with '
-                                 'that' % (run.name, float(model.input_scale)))
         print('Resuming run {} from step {}'.format(run.name, int(model.global_step)))
     print('Logs and checkpoints go to {}\n'.format(run.path))
 
@@ -105,14 +98,32 @@ def main(args):
         two_layer_fc.training(tape, loss, model, args.learning_rate)
         return loss, accuracy
 
-    # Generate input data batches, one epoch after another.
-    steps_left = max(args.max_steps - int(model.global_step), 0)
-    batches = data_helpers.gen_batch(num_train, args.batch_size, steps_left, rng)
     with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
         runs.log_hparams(summary_writer, 'fc', run, args)
-        training.train(train_step, model.global_step, batches, args.max_steps,
-                       summary_writer, run=run, checkpoint=checkpoint,
-                       resume_hint='--resume ' + run.name)
+        train_step = training.step_function(train_step, summary_writer, model.global_step,
+                                            run)
+
+        # Generate input data batches (from where a resumed run stopped)
+        first_step = int(model.global_step)
+        batches = data_helpers.gen_batch(num_train, args.batch_size,
+                                         args.max_steps - first_step, args.seed, first_step)
+
+        # Ctrl-C or SIGTERM: save a checkpoint after the step under way and stop.
+        for i in training.steps(model.global_step, args.max_steps, run, checkpoint,
+                                run.resume_command('run_fc_model.py', args.train_dir)):
+            # Get next input data batch
+            indices = next(batches)
+
+            # Perform a single training step (summaries go to TensorBoard every 100)
+            loss, train_accuracy = train_step(indices)
+
+            # Periodically print out the model's current accuracy
+            if i % 100 == 0:
+                print('Step {:d}, training accuracy {:g}'.format(i, train_accuracy))
+
+            # Periodically save checkpoint, and at the last step
+            if (i + 1) % args.checkpoint_every == 0 or i + 1 == args.max_steps:
+                print('Saved checkpoint', run.save(checkpoint, i + 1))
 
         # After finishing the training, evaluate on the test set.
         test_logits = training.predict(lambda images: two_layer_fc.inference(

@@ -9,7 +9,7 @@ images at a time. Expect 25-30 % test accuracy: three times chance.
     tensorboard --logdir=tf_logs
 """
 import contextlib
-import itertools
+import random
 import time
 
 from support import cli
@@ -36,12 +36,15 @@ def parse_args(argv=None):
         if getattr(args, flag) is None:
             setattr(args, flag, default)
     args.data_dir = args.data_dir or cli.default_data_dir(args.dataset)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(2**31)  # in TensorBoard's HParams
     return args
 
 
 if __name__ == '__main__':
     args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
+import numpy as np
 import tensorflow as tf
 
 import data_helpers
@@ -92,7 +95,6 @@ def evaluation(logits, labels):
 
 def main(args):
     beginTime = time.time()
-    rng = training.set_seed(args.seed)
 
     # Prepare data
     if args.dataset == 'cifar10':
@@ -113,6 +115,7 @@ def main(args):
     name = 'softmax' if args.dataset == 'cifar10' else 'softmax_' + args.dataset
     run = runs.new_run(args.train_dir, runs.run_name(
         name, args, parse_args(['--dataset', args.dataset])))
+    run.record(name, args)  # flags.json: the flags and the seed, to repeat the run
 
     def centred(images):
         # load_data() left the images as bytes: subtract the mean training image here.
@@ -133,24 +136,36 @@ def main(args):
                                   images_test)
         return evaluation(logits, data_sets['labels_test']), logits.numpy()
 
-    def print_test_accuracy(step=None, accuracy=None):  # the MNIST tutorial's report
-        accuracy = test_accuracy()[0] if accuracy is None else accuracy
-        print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
+    def print_test_accuracy():  # the MNIST tutorial's report
+        print('Accuracy on test-set: {:.1%}'.format(float(test_accuracy()[0])))
 
-    # Repeat max_steps times, on batch_size random images each (drawn with replacement).
-    batches = (rng.integers(num_train, size=args.batch_size) for _ in itertools.count())
     with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
         runs.log_hparams(summary_writer, 'softmax', run, args)
+        train_step = training.step_function(train_step, summary_writer, model.global_step)
         mnist_tutorial = args.dataset != 'cifar10'
-        training.train(train_step, model.global_step, batches, args.max_steps,
-                       summary_writer, step_line='Step {:5d}: training accuracy {:g}',
-                       evaluate=print_test_accuracy,
-                       evaluate_at={0, 1, 10} if mnist_tutorial else ())
+
+        # Repeat max_steps times (Ctrl-C or SIGTERM stops after the step under way)
+        for i in training.steps(model.global_step, args.max_steps):
+
+            # Generate input data batch: random images, picked by the seed and the step
+            indices = np.random.default_rng([args.seed, i]).integers(
+                num_train, size=args.batch_size)
+
+            # The MNIST tutorial's report: the test accuracy after 0, 1 and 10 steps
+            if mnist_tutorial and i in (0, 1, 10):
+                print_test_accuracy()
+
+            # Perform a single training step (summaries go to TensorBoard every 100)
+            _, train_accuracy = train_step(indices)
+
+            # Periodically print out the model's current accuracy
+            if i % 100 == 0:
+                print('Step {:5d}: training accuracy {:g}'.format(i, train_accuracy))
 
         # After finishing the training, evaluate on the test set
         accuracy, logits = test_accuracy()
         if mnist_tutorial:
-            print_test_accuracy(accuracy=accuracy)
+            print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
         print('Test accuracy {:g}'.format(accuracy))
         report.test_set(logits, data_sets, summary_writer, args.max_steps,
                         templates=model.weights.numpy())

@@ -79,8 +79,21 @@ def add_common_flags(parser, several_datasets=False):
                         help='folder of the runs: one subfolder per run for its '
                              'TensorBoard logs and checkpoints (default: %(default)s)')
     parser.add_argument('--seed', type=non_negative_int, default=None,
-                        help='random seed: the same seed repeats a run exactly '
-                             '(default: a different run each time)')
+                        help='random seed of the initial weights, the batches and the '
+                             'augmentation: the same seed repeats a run exactly (default: '
+                             'drawn at random, printed and recorded with the run)')
+
+
+def given_flags(parser, argv=None):
+    """The flags argv gives explicitly (argparse fills in the others' defaults)."""
+    defaults = [(action, action.default) for action in parser._actions]
+    try:
+        for action, _ in defaults:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action, default in defaults:
+            action.default = default
 
 
 def _interrupted_at_start(signum=None, frame=None):
@@ -97,14 +110,60 @@ def start(parse_args):
     of TensorFlow's import.
     """
     signal.signal(signal.SIGINT, _interrupted_at_start)
-    args = parse_args()
+    try:
+        args = parse_args()
+    except InputError as e:  # e.g. --resume of a run that does not exist
+        sys.exit('Error: %s' % e)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # stderr is captured here
     try:
         import_tensorflow_quietly()
     except KeyboardInterrupt:
         _interrupted_at_start()
+    except ImportError as e:
+        sys.exit(tensorflow_import_error(e))
     signal.signal(signal.SIGINT, _interrupted_at_start)
     return args
+
+
+def tensorflow_import_error(error):
+    """What to do when TensorFlow cannot be imported, in one line."""
+    from support import PYTHONS, PYTHONS_TEXT
+    python = 'Python %d.%d' % sys.version_info[:2]
+    if isinstance(error, ModuleNotFoundError) and error.name == 'tensorflow':
+        if sys.version_info[:2] > PYTHONS[1]:
+            return ('Error: TensorFlow has no release for %s yet: create the environment '
+                    'with %s, as the README shows' % (python, PYTHONS_TEXT))
+        return ('Error: TensorFlow is not installed for this %s (%s): run pip install -r '
+                'requirements.txt in the environment, as the README shows'
+                % (python, sys.executable))
+    fix = ('on Windows, install the Microsoft Visual C++ Redistributable '
+           '(https://aka.ms/vs/17/release/vc_redist.x64.exe); TensorFlow also needs a '
+           '64-bit Python and, on x86, a CPU with AVX. See '
+           'https://www.tensorflow.org/install/errors')
+    return 'Error: TensorFlow failed to load: %s\nTo fix it: %s' % (
+        str(error).strip() or type(error).__name__, fix)
+
+
+def check_cpu():
+    """Refuse an x86 CPU without AVX, which TensorFlow's wheels need: TensorFlow
+    would abort during its import, its one explaining line hidden in the capture."""
+    import platform
+    if platform.machine().lower() not in ('x86_64', 'amd64'):
+        return
+    has_avx = None
+    if sys.platform.startswith('linux'):
+        try:
+            with open('/proc/cpuinfo') as cpuinfo:
+                flags = next((line for line in cpuinfo if line.startswith('flags')), '')
+            has_avx = 'avx' in flags.split()
+        except OSError:
+            pass
+    elif sys.platform == 'win32':
+        import ctypes
+        has_avx = bool(ctypes.windll.kernel32.IsProcessorFeaturePresent(39))  # AVX
+    if has_avx is False:
+        raise ImportError('this CPU has no AVX instructions, which TensorFlow\'s '
+                          'releases need')
 
 
 def import_tensorflow_quietly():
@@ -115,6 +174,7 @@ def import_tensorflow_quietly():
     like errors to a learner. They are captured at the file-descriptor level; every
     other line is passed through.
     """
+    check_cpu()
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # errors only, after start-up
     chatter = re.compile(rb'^(WARNING: All log messages before absl|[IW]\d{4} |'
                          rb'E\d{4} .*(cuInit|cuda)|To enable the following instructions)')
@@ -129,8 +189,9 @@ def import_tensorflow_quietly():
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
             captured.seek(0)
+            failed = isinstance(sys.exc_info()[1], ImportError)  # show all TF wrote
             for line in captured:
-                if not chatter.match(line):
+                if failed or not chatter.match(line):
                     sys.stderr.buffer.write(line)
             sys.stderr.flush()
 

@@ -1,28 +1,48 @@
-"""One run = one folder: train_dir/<run name>/ holds that run's TensorBoard logs and
-its checkpoints, so runs never touch each other's files.
+"""One run = one folder: train_dir/<run name>/ holds that run's TensorBoard logs, its
+checkpoints and the flags it was started with, so runs never touch each other's files.
 
 The name says what ran: the model, the flags that differ from their defaults, and the
-time, e.g. `fc_hidden1=40_20261122-101500`. While a run trains, it holds an OS lock
-on its folder, so a second process cannot write into it (the lock ends with the
-process, also a killed one). Checkpoints are found by listing the run's own folder:
-the `checkpoint` state file TensorFlow writes beside them is never read, so a
-tampered one cannot make a run load or delete files elsewhere.
+time, e.g. `fc_hidden1=40_20261122-101500`. `flags.json` records every flag, the
+seed included (drawn at random when --seed is not given), so `--resume` alone
+continues the very same run: parse_flags() fills in the recorded flags, refuses a
+different value for any that shapes the result, and says when a run has nothing left
+to do. While a run trains, it holds an OS lock on its folder (fcntl on Linux and macOS,
+msvcrt on Windows), so a second process cannot write into it; the lock ends with the
+process, also a killed one. Checkpoints are found by listing the run's own folder: the
+`checkpoint` state file TensorFlow writes beside them is never read, so a tampered one
+cannot make a run load or delete files elsewhere; flags.json is read as plain JSON,
+size-capped, and each value checked as if it were typed on the command line.
 """
+import argparse
+import json
 import os
+import random
 import re
+import sys
 import time
 
+from support import cli
 from support.cli import InputError
 
 try:
     import fcntl
-except ImportError:  # Windows: no advisory locks
+except ImportError:  # Windows
     fcntl = None
+try:
+    import msvcrt
+except ImportError:  # not Windows
+    msvcrt = None
+LOCKED_BYTE = 1 << 30  # what msvcrt locks: far past the pid, which stays readable
 
 CHECKPOINT = re.compile(r'^checkpoint-(\d{1,12})\.index$')
 CHECKPOINT_FILE = re.compile(r'^checkpoint-(\d{1,12})\.(index|data-\d{5}-of-\d{5})$')
 KEEP = 5  # checkpoints kept per run, as tf.train.CheckpointManager does
-NOT_IN_NAME = {'data_dir', 'train_dir', 'resume', 'run'}  # where, not what
+WHERE = {'data_dir', 'train_dir', 'resume', 'run'}  # where, not what
+NOT_IN_NAME = WHERE | {'seed', 'checkpoint_every'}  # every run has a seed
+NOT_RECORDED = {'train_dir', 'resume'}  # where the run is, not how it trains
+CHANGEABLE = {'max_steps', 'data_dir', 'checkpoint_every'}  # on resume: not the results
+FLAGS_FILE = 'flags.json'
+MAX_FLAGS_BYTES = 64 << 10
 
 
 def run_name(model, args, defaults):
@@ -52,7 +72,12 @@ class Run:
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            elif msvcrt is not None:
+                os.lseek(fd, LOCKED_BYTE, os.SEEK_SET)
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+                os.lseek(fd, 0, os.SEEK_SET)
         except OSError:
+            os.lseek(fd, 0, os.SEEK_SET)
             owner = os.read(fd, 20).decode('ascii', 'replace').strip()
             os.close(fd)
             raise InputError('run %s is in use by another process (pid %s): wait for it '
@@ -61,6 +86,44 @@ class Run:
         os.write(fd, str(os.getpid()).encode())
         self._lock = fd
 
+    def record(self, model, args):
+        """Write flags.json: the model and every flag of args (written whole, then
+        renamed into place, so a crash never leaves half a file)."""
+        flags = {flag: value for flag, value in sorted(vars(args).items())
+                 if flag not in NOT_RECORDED}
+        path = os.path.join(self.path, FLAGS_FILE)
+        with open(path + '.tmp', 'w') as f:
+            json.dump({'model': model, 'flags': flags}, f, indent=1)
+            f.write('\n')
+        os.replace(path + '.tmp', path)
+
+    def recorded(self):
+        """(model, {flag: value}) from flags.json, or (None, None) for a run made
+        before runs recorded their flags.
+
+        Raises:
+          InputError: the file is too large or not what record() writes.
+        """
+        path = os.path.join(self.path, FLAGS_FILE)
+        try:
+            with open(path, 'rb') as f:
+                text = f.read(MAX_FLAGS_BYTES + 1)
+        except FileNotFoundError:
+            return None, None
+        except OSError as e:
+            raise InputError('cannot read %s: %s' % (path, e.strerror or e))
+        try:
+            if len(text) > MAX_FLAGS_BYTES:
+                raise ValueError('too large')
+            content = json.loads(text)
+            model, flags = content['model'], content['flags']
+            if not (isinstance(model, str) and isinstance(flags, dict) and all(
+                    isinstance(v, (str, int, float, type(None))) for v in flags.values())):
+                raise ValueError('wrong types')
+        except (ValueError, KeyError, TypeError):
+            raise InputError('%s is damaged: start a new run' % path)
+        return model, flags
+
     def checkpoints(self):
         """The steps of the checkpoints in this folder, oldest first."""
         try:
@@ -68,6 +131,12 @@ class Run:
         except OSError:
             return []
         return sorted(int(m.group(1)) for m in map(CHECKPOINT.match, names) if m)
+
+    def resume_command(self, script, train_dir):
+        """The command line that continues this run."""
+        quoted = '"%s"' % train_dir if ' ' in train_dir else train_dir
+        return 'python %s --resume %s%s' % (
+            script, self.name, '' if train_dir == 'tf_logs' else ' --train_dir ' + quoted)
 
     def checkpoint_path(self, step):
         return os.path.join(self.path, 'checkpoint-%d' % step)
@@ -103,6 +172,88 @@ class Run:
             raise InputError('cannot restore %s (%s): it is damaged or of another network; '
                              'start a new run' % (path, type(e).__name__))
         return path
+
+
+def parse_flags(parser, argv, model):
+    """Parse the command line of a training script (one whose flags include --resume,
+    --seed and --train_dir).
+
+    A new run gets a random seed when --seed is not given. With --resume, the run's
+    recorded flags fill in every flag not given; a given flag that differs from the
+    recorded one is refused, except --max_steps (train further, or stop sooner),
+    --data_dir (where the same data now is) and --checkpoint_every. args.resume becomes
+    the run's name.
+
+    Raises:
+      InputError: no such run, a clashing flag, or damaged flags.json.
+      SystemExit(0): the run has already reached max_steps (nothing is written).
+    """
+    args = parser.parse_args(argv)
+    if args.resume is not None:
+        script = os.path.basename(sys.argv[0])
+        run = find_run(args.train_dir, args.resume or None, model=model,
+                       hint='train one first with python %s' % script)
+        args.resume = run.name
+        _, recorded = run.recorded()
+        given = cli.given_flags(parser, argv)
+        for flag, value in (recorded or {}).items():
+            value = _checked_value(parser, flag, value, run)
+            if flag not in given:
+                setattr(args, flag, value)
+            elif getattr(args, flag) != value and flag not in CHANGEABLE:
+                raise InputError('run %s was trained with --%s %s: leave --%s out to '
+                                 'resume it, or leave --resume out to start a new run'
+                                 % (run.name, flag, value, flag))
+        step = run.checkpoints()[-1]
+        if step >= args.max_steps:
+            command = run.resume_command(script, args.train_dir)
+            if 'max_steps' in given:
+                raise InputError('run %s is at step %d already: continue it with '
+                                 '--max_steps larger than that, e.g. %s --max_steps %d'
+                                 % (run.name, step, command, 2 * step))
+            print('Run {} has finished: it reached max_steps = {}. To train it further: '
+                  '{} --max_steps {}'.format(run.name, step, command, 2 * step))
+            sys.exit(0)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(2**31)  # recorded with the run
+    return args
+
+
+def _checked_value(parser, flag, value, run):
+    """A recorded value, checked as parser would check it on the command line."""
+    action = next((a for a in parser._actions if a.dest == flag), None)
+    try:
+        if action is None:
+            raise argparse.ArgumentTypeError('no such flag')
+        if value is not None:
+            if action.type is not None:
+                value = action.type(str(value))
+            if action.choices is not None and value not in action.choices:
+                raise argparse.ArgumentTypeError('not one of the choices')
+        elif action.default is not None:
+            raise argparse.ArgumentTypeError('no value')
+    except (argparse.ArgumentTypeError, ValueError, TypeError) as e:
+        raise InputError('the recorded --%s of run %s is damaged (%s): start a new run'
+                         % (flag, run.name, e))
+    return value
+
+
+def open_run(args, model, defaults):
+    """The run args describe, locked, with its flags recorded: a new folder, or the
+    run named by args.resume (as parse_flags() set it).
+
+    Args:
+      args: the parsed flags.
+      model: the run's kind, the first word of its name: 'fc', 'cnn', 'softmax'.
+      defaults: the flags' defaults (a Namespace), to name the run.
+    """
+    if args.resume is None:
+        run = new_run(args.train_dir, run_name(model, args, defaults))
+    else:
+        run = Run(os.path.join(args.train_dir, args.resume))
+        run.lock()
+    run.record(model, args)  # on resume: a new max_steps or data_dir
+    return run
 
 
 def new_run(train_dir, name):
@@ -181,6 +332,6 @@ def log_hparams(summary_writer, model, run, args):
     test accuracy that report.test_set() logs as its metric."""
     from tensorboard.plugins.hparams import api as hp
     values = {flag: value for flag, value in sorted(vars(args).items())
-              if flag not in NOT_IN_NAME and value is not None}
+              if flag not in WHERE and value is not None}
     with summary_writer.as_default():
         hp.hparams(dict(values, model=model), trial_id=run.name)

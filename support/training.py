@@ -1,142 +1,150 @@
-"""The loop around a training step: what every training script does the same way.
+"""What the training loop needs but the tutorial does not discuss.
 
-A script defines train_step(indices) -> (loss, accuracy) for one batch, as the
-tutorial describes it; train() runs it max_steps times and takes care of the rest:
+Each training script holds its own loop over the steps, as the tutorial does:
 
-- 100 steps per tf.function call: each call costs about a millisecond of Python and
-  graph overhead, so it is paid once per 100 steps (the idea of Keras'
-  steps_per_execution), and the summaries of every 100th step go to TensorBoard;
-- the graph of one step for TensorBoard's Graphs tab (the network, not the loop);
-- the printed `Step N ... training accuracy X` lines (with the epoch, the speed and the
-  time left, for runs that take minutes), a checkpoint every 1000 steps;
-- a loss that becomes NaN or infinite stops training with one line;
-- Ctrl-C finishes the steps under way, saves them and exits with status 130.
+    train_step = training.step_function(train_step, summary_writer, model.global_step)
+    for step in training.steps(model.global_step, max_steps, run, checkpoint, command):
+        indices = next(batches)
+        loss, accuracy = train_step(indices)
+        ...
+
+- set_seed(): a run's randomness comes from its seed alone, so it can be repeated.
+- step_function(): the training step as one TensorFlow graph (tf.function); its
+  summaries go to TensorBoard every 100th step, the graph of one step to the Graphs
+  tab, and a loss that becomes NaN or infinite stops training with one line.
+- steps(): the steps from where the run stands to max_steps. Ctrl-C, or SIGTERM (what
+  `docker stop`, Kubernetes, Slurm and cloud preemption send), ends the loop after the
+  step under way: a checkpoint of that step is saved, one line names the command that
+  continues the run, and the exit status is non-zero. A second Ctrl-C quits at once.
+- Progress: the epoch, images/s and time left, for runs that take minutes.
+- predict(): a model's scores on many images, 1000 at a time.
 """
-import itertools
+import math
 import signal
 import sys
 import time
 
-import numpy as np
 import tensorflow as tf
 
 from support.cli import InputError
 
-STEPS_PER_CALL = 100
+SUMMARY_EVERY = 100  # steps between two TensorBoard summaries
 
 
 def set_seed(seed):
-    """Seed TensorFlow (initial weights) and return a NumPy generator for the batches;
-    seed None gives a different run each time."""
-    if seed is not None:
-        tf.random.set_seed(seed)
-    return np.random.default_rng(seed)
+    """Seed TensorFlow (initial weights) and make its kernels deterministic, so the
+    same seed gives the same run, also on a GPU."""
+    tf.random.set_seed(seed)
+    tf.config.experimental.enable_op_determinism()
 
 
-def train(train_step, global_step, batches, max_steps, summary_writer,
-          step_line='Step {:d}, training accuracy {:g}', run=None, checkpoint=None,
-          checkpoint_every=1000, evaluate=None, evaluate_at=(), resume_hint='',
-          epoch_size=None):
-    """Train until global_step reaches max_steps.
+def step_function(train_step, summary_writer, global_step, run=None):
+    """train_step(indices) -> (loss, accuracy) as one TensorFlow graph.
 
     Args:
-      train_step: function(indices) -> (loss, accuracy) that takes one step on the
-        training examples at indices (an int64 vector).
-      global_step: the int64 tf.Variable train_step increments.
-      batches: iterator of index vectors, one per step.
-      max_steps: where to stop.
+      train_step: takes one training step on the examples at indices (int64 vector)
+        and increments global_step.
       summary_writer: tf.summary writer for the summaries and the graph.
-      step_line: format of the line printed every 100 steps (step, accuracy).
-      run, checkpoint: a support.runs.Run and the tf.train.Checkpoint to save in it
-        every checkpoint_every steps, at the end and on Ctrl-C; None saves nothing.
-      evaluate, evaluate_at: call evaluate(step) before each step in evaluate_at.
-      resume_hint: how to continue after Ctrl-C, for its message.
-      epoch_size: (batch size, training examples): add the epoch, the speed and the
-        time left to each printed line, for runs that take minutes.
+      global_step: the int64 tf.Variable that counts the steps.
+      run: the support.runs.Run whose last good checkpoint a divergence names.
 
     Returns:
-      The path of the last checkpoint saved, or None.
+      A function(indices) -> (loss, accuracy).
 
-    Raises:
+    Raises (the returned function):
       InputError: the loss became NaN or infinite.
     """
-    def step_with_summaries(indices):
-        with summary_writer.as_default(step=global_step), \
-                tf.summary.record_if(global_step % STEPS_PER_CALL == 0):
+    # Two graphs of the step, called directly (a concrete function skips tf.function's
+    # argument matching): one without summary ops for most steps, one with them for
+    # every 100th. The first is what TensorBoard's Graphs tab shows: the layers, loss
+    # and accuracy, without summary edges crowding the network out of the picture.
+    def with_summaries(indices):
+        with summary_writer.as_default(step=global_step), tf.summary.record_if(True):
             return train_step(indices)
 
-    # TensorBoard's Graphs tab: the graph of one step (layers, loss, accuracy), traced
-    # without the summary ops, whose edges would crowd the network out of the picture.
-    one_step = tf.function(train_step).get_concrete_function(
-        tf.TensorSpec([None], tf.int64, name='indices'))
+    spec = tf.TensorSpec([None], tf.int64, name='indices')
+    plain = tf.function(train_step).get_concrete_function(spec)
+    summarised = tf.function(with_summaries).get_concrete_function(spec)
     with summary_writer.as_default():
-        tf.summary.graph(one_step.graph)
+        tf.summary.graph(plain.graph)
+    step = [int(global_step.numpy())]  # the next step's number, counted here
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int64)])
-    def train_steps(batch_indices):
-        """One train_step per row of batch_indices; their losses and accuracies."""
-        num_steps = tf.shape(batch_indices)[0]
-        losses = tf.TensorArray(tf.float32, size=num_steps)
-        accuracies = tf.TensorArray(tf.float32, size=num_steps)
-        for k in tf.range(num_steps):
-            with tf.name_scope(''):  # tags as in the tutorial: Loss/loss, not while/...
-                loss, accuracy = step_with_summaries(batch_indices[k])
-            losses = losses.write(k, tf.cast(loss, tf.float32))
-            accuracies = accuracies.write(k, tf.cast(accuracy, tf.float32))
-        return losses.stack(), accuracies.stack()
+    def checked_step(indices):
+        graph = summarised if step[0] % SUMMARY_EVERY == 0 else plain
+        loss, accuracy = graph(tf.convert_to_tensor(indices, tf.int64))
+        step[0] += 1
+        if not math.isfinite(loss):
+            last_good = run and run.latest_checkpoint()
+            raise InputError('the loss became {} at step {}: training diverged; lower '
+                             '--learning_rate.{}'.format(
+                                 float(loss), step[0] - 1,
+                                 ' The last good checkpoint is ' + last_good
+                                 if last_good else ''))
+        return loss, accuracy
+    return checked_step
 
-    # Ctrl-C only raises a flag: the steps under way finish, then the loop stops.
-    interrupted = []
 
-    def on_interrupt(signum, frame):
-        interrupted.append(signum)
+def steps(global_step, max_steps, run=None, checkpoint=None, resume_command=None):
+    """The step numbers from global_step's value up to max_steps - 1.
+
+    The caller's loop body takes step number `step`; when it returns and Ctrl-C or
+    SIGTERM came meanwhile, the run's checkpoint is saved at step + 1 (if the body
+    did not just save it), one line says how to continue, and the process exits with
+    status 130 (Ctrl-C) or 143 (SIGTERM).
+
+    Args:
+      global_step: the tf.Variable that counts the steps taken.
+      max_steps: where to stop.
+      run, checkpoint: the support.runs.Run and tf.train.Checkpoint to save on a
+        signal; None saves nothing.
+      resume_command: the command that continues the run, for that line.
+    """
+    signals = [s for s in ('SIGINT', 'SIGTERM') if hasattr(signal, s)]
+    received = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second one quits
+        if hasattr(signal, 'SIGTERM'):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
-    saved = None
-    step = int(global_step.numpy())
-    started = None
+    previous = {s: signal.signal(getattr(signal, s), on_signal) for s in signals}
     try:
-        while step < max_steps:
-            if step in evaluate_at:
-                evaluate(step)
-            # Up to the next multiple of 100 steps, or the next step to evaluate at.
-            stop = min([s for s in evaluate_at if s > step] +
-                       [step - step % STEPS_PER_CALL + STEPS_PER_CALL, max_steps])
-            batch_indices = np.stack(list(itertools.islice(batches, stop - step)))
-            losses, accuracies = [t.numpy() for t in train_steps(batch_indices)]
-            if not np.all(np.isfinite(losses)):
-                bad = int(np.isfinite(losses).argmin())
-                last_good = run.latest_checkpoint() if checkpoint is not None else None
-                raise InputError(
-                    'the loss became {} at step {}: training diverged; lower '
-                    '--learning_rate.{}'.format(
-                        losses[bad], step + bad,
-                        ' The last good checkpoint is ' + last_good if last_good else ''))
-            if step % STEPS_PER_CALL == 0:
-                line = step_line.format(step, accuracies[0])
-                if epoch_size and started:  # the first call also builds the graph
-                    speed = (stop - step) / (time.perf_counter() - started)
-                    batch_size, examples = epoch_size
-                    line += ', epoch {:.1f}/{:.1f}, {:.0f} images/s, {:.0f} s left'.format(
-                        step * batch_size / examples, max_steps * batch_size / examples,
-                        speed * batch_size, (max_steps - stop) / speed)
-                print(line, flush=True)
-            started = time.perf_counter()
-            step = stop
-            if checkpoint is not None and (step % checkpoint_every == 0 or
-                                           step == max_steps or interrupted):
-                saved = run.save(checkpoint, step)
-                if not interrupted:
-                    print('Saved checkpoint', saved)
-            if interrupted:
-                print('\nInterrupted at step {}{}'.format(
-                    step, ': saved checkpoint {}; continue with {}'.format(
-                        saved, resume_hint) if saved else '.'), file=sys.stderr)
-                sys.exit(130)
+        for step in range(int(global_step.numpy()), max_steps):
+            yield step
+            if received:
+                message = '\nInterrupted at step {}'.format(step + 1)
+                if checkpoint is not None:
+                    saved = run.checkpoint_path(step + 1)
+                    if run.latest_checkpoint() != saved:
+                        saved = run.save(checkpoint, step + 1)
+                    message += ': saved checkpoint {}; continue with: {}'.format(
+                        saved, resume_command)
+                print(message, file=sys.stderr, flush=True)
+                sys.exit(128 + received[0])
     finally:
-        signal.signal(signal.SIGINT, previous_handler)
-    return saved
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+
+
+class Progress:
+    """The end of a step line for long runs: epoch, images/s and seconds left."""
+
+    def __init__(self, batch_size, examples, max_steps):
+        self.batch_size, self.examples, self.max_steps = batch_size, examples, max_steps
+        self.last = None  # (step, time) of the previous line
+
+    def __call__(self, step):
+        now = time.perf_counter()
+        line = ''
+        if self.last is not None and step > self.last[0]:
+            speed = (step - self.last[0]) / (now - self.last[1])  # steps per second
+            line = ', epoch {:.1f}/{:.1f}, {:.0f} images/s, {:.0f} s left'.format(
+                step * self.batch_size / self.examples,
+                self.max_steps * self.batch_size / self.examples,
+                speed * self.batch_size, (self.max_steps - step) / speed)
+        self.last = (step, now)
+        return line
 
 
 def predict(logits_fn, images, batch_size=1000):

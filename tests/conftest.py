@@ -16,6 +16,9 @@ sys.path.insert(0, str(ROOT))
 
 # The full CIFAR-10 copy beside the project (see ../shared/README.md), or $CIFAR10_DIR.
 REAL_DATA = Path(os.environ.get('CIFAR10_DIR') or ROOT.parent / 'shared' / 'cifar-10-batches-py')
+# Windows cannot send SIGINT or SIGTERM to a child process (send_signal terminates it).
+sends_signals = pytest.mark.skipif(sys.platform == 'win32',
+                                   reason='Windows cannot send SIGINT or SIGTERM to a process')
 needs_real_data = pytest.mark.skipif(not (REAL_DATA / 'test_batch').is_file(),
                                      reason='real CIFAR-10 not found at %s' % REAL_DATA)
 

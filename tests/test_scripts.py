@@ -11,7 +11,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from conftest import (ROOT, assert_one_line_error, printed_value, run_script,
-                      write_cifar)
+                      sends_signals, write_cifar)
 
 CHANCE = 0.1
 CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
@@ -94,7 +94,7 @@ def test_softmax_trains_and_prints_the_tutorial_lines(tiny_cifar, tmp_path):
 
     # TensorBoard: curves every 100 steps (the tags of Part 2, so they share a chart),
     # and the three pictures at the last step.
-    events = read_events(run_folder(tmp_path / 'tf_logs', 'softmax_seed=3_'))
+    events = read_events(run_folder(tmp_path / 'tf_logs', 'softmax_'))
     for tag in ['Loss/loss', 'Accuracy/train_accuracy']:
         assert [e.step for e in events.Tensors(tag)] == list(range(0, 1000, 100))
     for tag in ['weight_templates', 'test_predictions', 'confusion_matrix']:
@@ -174,7 +174,7 @@ def test_run_fc_model_prints_parameters_steps_checkpoints_and_accuracy(trained):
     steps = lines_starting(result.stdout, 'Step')
     assert [int(re.match(r'Step (\d+), training accuracy [\d.]+$', s).group(1))
             for s in steps] == list(range(0, 1200, 100))
-    run = run_folder(train_dir, 'fc_batch_size=100_max_steps=1200_seed=1_')
+    run = run_folder(train_dir, 'fc_batch_size=100_max_steps=1200_')
     assert 'Logs and checkpoints go to %s' % run in lines
     assert lines_starting(result.stdout, 'Saved checkpoint') == [
         'Saved checkpoint %s' % (run / 'checkpoint-1000'),
@@ -234,8 +234,8 @@ def test_two_runs_keep_their_own_folders_and_restore_picks_either(tiny_cifar, tm
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     folders = run_folders(train_dir)
     assert [f.name.split('_20')[0] for f in folders] == [
-        'fc_batch_size=100_hidden1=30_max_steps=300_seed=1',
-        'fc_batch_size=100_hidden1=40_max_steps=300_seed=1']
+        'fc_batch_size=100_hidden1=30_max_steps=300',
+        'fc_batch_size=100_hidden1=40_max_steps=300']
     for folder in folders:
         assert sorted(p.name for p in folder.glob('checkpoint-*.index')) == [
             'checkpoint-300.index']
@@ -265,6 +265,7 @@ def test_resume_continues_with_the_step_counter(tiny_cifar, tmp_path):
     assert printed_value(restore(tiny_cifar, train_dir).stdout, 'Current step:') == 1300
 
 
+@sends_signals
 def test_ctrl_c_saves_the_current_step(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
     process = subprocess.Popen(
@@ -279,8 +280,8 @@ def test_ctrl_c_saves_the_current_step(tiny_cifar, tmp_path):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     run = run_folder(train_dir)
-    match = re.search(r'Interrupted at step (\d+): saved checkpoint (\S+); continue with '
-                      r'--resume (\S+)$', err)
+    match = re.search(r'Interrupted at step (\d+): saved checkpoint (\S+); continue with: '
+                      r'python run_fc_model.py --resume (\S+) --train_dir (\S+)$', err)
     assert match and 'Traceback' not in err, err
     step = int(match.group(1))
     assert step >= 200
@@ -291,17 +292,20 @@ def test_ctrl_c_saves_the_current_step(tiny_cifar, tmp_path):
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
-    assert train(tiny_cifar, train_dir, '--max_steps', 1000).returncode == 0
-    good = restore(tiny_cifar, train_dir)
-    result = train(tiny_cifar, train_dir, '--max_steps', 3000, '--resume',
-                   '--learning_rate', '1e30')
-    assert_one_line_error(result, 'training diverged', 'lower --learning_rate',
-                          'last good checkpoint is %s'
-                          % (run_folder(train_dir) / 'checkpoint-1000'))
+    result = train(tiny_cifar, train_dir, '--max_steps', 1000, '--learning_rate', 0.05,
+                   '--checkpoint_every', 1)
+    assert_one_line_error(result, 'training diverged', 'lower --learning_rate')
+    match = re.search(r'loss became nan at step (\d+).*last good checkpoint is (\S+)$',
+                      result.stderr.strip())
+    step, last_good = int(match.group(1)), match.group(2)
+    # The checkpoint of the weights the diverging step started from: all finite.
+    assert last_good == str(run_folder(train_dir) / ('checkpoint-%d' % step))
+    reader = tf.train.load_checkpoint(last_good)
+    for name, _ in tf.train.list_variables(last_good):
+        if 'OBJECT_GRAPH' not in name:
+            assert np.all(np.isfinite(reader.get_tensor(name))), name
     after = restore(tiny_cifar, train_dir)
-    assert printed_value(after.stdout, 'Current step:') == 1000
-    assert printed_value(after.stdout, 'Test accuracy') == \
-        printed_value(good.stdout, 'Test accuracy')
+    assert printed_value(after.stdout, 'Current step:') == step
 
 
 @pytest.mark.parametrize('flags,message', [
@@ -327,7 +331,7 @@ def test_resume_with_other_hidden_units_is_refused(tiny_cifar, trained, tmp_path
     train_dir, _ = trained
     result = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
                         train_dir, '--resume', '--hidden1', 64, cwd=tmp_path)
-    assert_one_line_error(result, 'has 120 hidden units', 'resume it with --hidden1 120')
+    assert_one_line_error(result, 'was trained with --hidden1 120', 'leave --hidden1 out')
 
 
 def test_restore_model_without_a_checkpoint(tiny_cifar, tmp_path):
@@ -344,7 +348,7 @@ def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, tmp_pat
     other = two_layer_fc.TwoLayerFC(784, 8, 10)  # an MNIST-sized network
     runs.new_run(str(train_dir), 'fc_mnist').save(tf.train.Checkpoint(model=other), 5)
     result = restore(tiny_cifar, train_dir)
-    assert_one_line_error(result, 'expects 784-pixel images', '3072-pixel')
+    assert_one_line_error(result, 'expects 784-pixel images', 'CIFAR-10 images have 3072')
 
 
 def test_restore_model_refuses_a_corrupt_checkpoint(tiny_cifar, trained, tmp_path):
@@ -370,6 +374,7 @@ def test_help_and_flag_errors_answer_before_tensorflow_is_imported(script, tmp_p
     assert time.time() - started < 5  # TensorFlow's import alone takes 2-3 s
 
 
+@sends_signals
 def test_ctrl_c_during_start_up_is_one_line(tiny_cifar, tmp_path):
     process = subprocess.Popen(
         [sys.executable, str(ROOT / 'run_fc_model.py'), '--data_dir', str(tiny_cifar)],
@@ -390,5 +395,9 @@ def test_input_scale_is_kept_in_the_checkpoint(tiny_cifar, tmp_path):
     restored = restore(tiny_cifar, train_dir)
     assert printed_value(restored.stdout, 'Test accuracy') == \
         printed_value(scaled.stdout, 'Test accuracy')
-    resumed = train(tiny_cifar, train_dir, '--max_steps', 300, '--resume')
-    assert_one_line_error(resumed, 'was trained with --input_scale 0.015625')
+    # Resumed without repeating its flags, the run keeps them.
+    resumed = run_script('run_fc_model.py', '--train_dir', train_dir, '--resume',
+                         '--max_steps', 300, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert 'input_scale = 0.015625' in resumed.stdout.splitlines()
+    assert 'learning_rate = 0.02' in resumed.stdout.splitlines()

@@ -9,7 +9,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, sends_signals
 
 
 def trial_lines(output):
@@ -39,6 +39,7 @@ def test_two_trials_a_summary_and_the_best_flags(tiny_cifar, tmp_path):
             best) < 1e-4
 
 
+@sends_signals
 def test_ctrl_c_finishes_the_trial_and_prints_the_best(tiny_cifar, tmp_path):
     process = subprocess.Popen(
         [sys.executable, '-u', str(ROOT / 'tune_fc_model.py'), '--trials', '5',

@@ -1,0 +1,201 @@
+"""A resumed run is the same run: after kill -9, SIGTERM or Ctrl-C, `--resume` alone ends
+with the very weights of the run left alone, bit for bit (CPU, float32)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, assert_one_line_error, printed_value, run_script, sends_signals
+
+FC = ['--hidden1', 8, '--batch_size', 50, '--max_steps', 300, '--checkpoint_every', 100,
+      '--seed', 3]
+CNN = ['--channels', 4, '--batch_size', 20, '--max_steps', 30, '--checkpoint_every', 10,
+       '--dtype', 'float32', '--seed', 5]
+
+
+def weights(prefix):
+    """{variable: value} of the checkpoint at prefix."""
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(str(prefix))
+            if not name.startswith('_CHECKPOINTABLE_OBJECT_GRAPH')}
+
+
+def assert_bitwise_equal(a, b):
+    a, b = weights(a), weights(b)
+    assert sorted(a) == sorted(b)
+    differ = [name for name in a if a[name].tobytes() != b[name].tobytes()]
+    assert not differ, differ
+
+
+def only_run(train_dir):
+    runs = [p for p in train_dir.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def train(script, data, train_dir, *flags):
+    train_dir.parent.mkdir(parents=True, exist_ok=True)
+    result = run_script(script, '--data_dir', data, '--train_dir', train_dir, *flags,
+                        cwd=train_dir.parent)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def interrupted(script, data, train_dir, flags, signum, after):
+    """Start a run, send signum once a line starting with `after` is printed."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / script), '--data_dir', str(data), '--train_dir',
+         str(train_dir)] + [str(f) for f in flags], cwd=train_dir.parent,
+        env=dict(os.environ, PYTHONUNBUFFERED='1'), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.startswith(after):
+            process.kill() if signum == 'kill' else process.send_signal(signum)
+            break
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, err
+
+
+@pytest.fixture(scope='module')
+def fc_reference(tiny_cifar, tmp_path_factory):
+    """The final checkpoint of the FC run left alone."""
+    train_dir = tmp_path_factory.mktemp('reference') / 'tf_logs'
+    train('run_fc_model.py', tiny_cifar, train_dir, *FC)
+    return only_run(train_dir) / 'checkpoint-300'
+
+
+@pytest.mark.parametrize('signum, status', [
+    ('kill', None),  # kill -9 (TerminateProcess on Windows): nothing can be saved
+    pytest.param(signal.SIGTERM, 143, marks=sends_signals),
+    pytest.param(signal.SIGINT, 130, marks=sends_signals)],
+    ids=['kill-9', 'SIGTERM', 'Ctrl-C'])
+def test_fc_resumed_after_a_signal_ends_as_the_run_left_alone(
+        tiny_cifar, tmp_path, fc_reference, signum, status):
+    train_dir = tmp_path / 'tf_logs'
+    code, out, err = interrupted('run_fc_model.py', tiny_cifar, train_dir, FC, signum,
+                                 'Saved checkpoint')
+    assert code == status if status else code != 0, err
+    run = only_run(train_dir)
+    if signum != 'kill':  # one line that names the command to continue with
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and 'saved checkpoint' in lines[0], err
+        command = lines[0].split('continue with: ')[1].split()
+        assert command[:4] == ['python', 'run_fc_model.py', '--resume', run.name]
+        resume_flags = command[2:]  # as printed: --resume RUN --train_dir DIR
+    else:
+        resume_flags = ['--resume']
+    resumed = train('run_fc_model.py', tiny_cifar, train_dir, *resume_flags)
+    assert 'Resuming run %s' % run.name in resumed.stdout
+    assert_bitwise_equal(run / 'checkpoint-300', fc_reference)
+
+
+@sends_signals
+def test_cnn_resumed_after_ctrl_c_ends_as_the_run_left_alone(tiny_cifar, tmp_path):
+    reference_dir = tmp_path / 'reference' / 'tf_logs'
+    train('run_cnn_model.py', tiny_cifar, reference_dir, *CNN)
+    train_dir = tmp_path / 'tf_logs'
+    code, _, err = interrupted('run_cnn_model.py', tiny_cifar, train_dir, CNN,
+                               signal.SIGINT, 'Saved checkpoint')
+    assert code == 130, err
+    train('run_cnn_model.py', tiny_cifar, train_dir, '--resume')
+    assert_bitwise_equal(only_run(train_dir) / 'checkpoint-30',
+                         only_run(reference_dir) / 'checkpoint-30')
+
+
+def test_a_run_without_seed_resumes_exactly_too(tiny_cifar, tmp_path):
+    """The drawn seed is recorded: resuming repeats the batches the run would have had."""
+    flags = [f for f in FC if f not in ('--seed', 3)]
+    alone_dir, train_dir = tmp_path / 'alone' / 'tf_logs', tmp_path / 'tf_logs'
+    train('run_fc_model.py', tiny_cifar, train_dir, *flags)
+    run = only_run(train_dir)
+    seed = json.loads((run / 'flags.json').read_text())['flags']['seed']
+    for name in os.listdir(run):  # as if killed just after the checkpoint at step 100
+        if name.startswith(('checkpoint-200', 'checkpoint-300')):
+            os.remove(run / name)
+    train('run_fc_model.py', tiny_cifar, train_dir, '--resume')
+    train('run_fc_model.py', tiny_cifar, alone_dir, *flags, '--seed', seed)
+    assert_bitwise_equal(run / 'checkpoint-300', only_run(alone_dir) / 'checkpoint-300')
+
+
+def test_extending_a_finished_run_equals_the_longer_run(tiny_cifar, tmp_path, fc_reference):
+    train_dir = tmp_path / 'tf_logs'
+    shorter = [str(f) for f in FC]
+    shorter[shorter.index('--max_steps') + 1] = '200'
+    train('run_fc_model.py', tiny_cifar, train_dir, *shorter)
+    train('run_fc_model.py', tiny_cifar, train_dir, '--resume', '--max_steps', 300)
+    assert_bitwise_equal(only_run(train_dir) / 'checkpoint-300', fc_reference)
+
+
+def test_resuming_a_finished_run_says_so_and_changes_nothing(tiny_cifar, fc_reference):
+    run = fc_reference.parent
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    result = run_script('run_fc_model.py', '--train_dir', run.parent, '--resume',
+                        cwd=run.parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert 'has finished' in result.stdout and '--max_steps 600' in result.stdout
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+@pytest.mark.parametrize('flag, value, recorded', [('--hidden1', 9, '--hidden1 8'),
+                                                   ('--seed', 4, '--seed 3'),
+                                                   ('--learning_rate', 0.1,
+                                                    '--learning_rate 0.001')])
+def test_a_clashing_flag_is_refused_naming_the_recorded_value(
+        tiny_cifar, fc_reference, flag, value, recorded):
+    run = fc_reference.parent
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    result = run_script('run_fc_model.py', '--train_dir', run.parent, '--resume',
+                        '--max_steps', 400, flag, value, cwd=run.parent.parent)
+    assert_one_line_error(result, 'was trained with %s' % recorded, 'leave %s out' % flag)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_gen_batch_from_any_step_continues_the_same_sequence():
+    import data_helpers
+    whole = list(data_helpers.gen_batch(103, 10, 35, seed=7))
+    for first in (0, 9, 10, 11, 23):
+        tail = list(data_helpers.gen_batch(103, 10, 35 - first, seed=7, first_step=first))
+        assert all(np.array_equal(a, b) for a, b in zip(tail, whole[first:]))
+    other = list(data_helpers.gen_batch(103, 10, 35, seed=8))
+    assert not np.array_equal(np.stack(whole), np.stack(other))
+    for epoch in range(3):  # each epoch: every example at most once
+        chunk = np.concatenate(whole[10 * epoch:10 * epoch + 10])
+        assert len(set(chunk.tolist())) == 100
+
+
+@pytest.mark.parametrize('content, fragment', [
+    (b'{"model": "fc", "flags": {"hidden1": -5}}', 'recorded --hidden1'),
+    (b'{"model": "fc", "flags": {"hidden1": "os.system"}}', 'recorded --hidden1'),
+    (b'{"model": "fc", "flags": {"no_such_flag": 1}}', 'recorded --no_such_flag'),
+    (b'\xff\x00 not json', 'flags.json is damaged'),
+    (b'[' * 100000, 'flags.json is damaged')])
+def test_a_damaged_flags_file_is_one_line(fc_reference, tmp_path, content, fragment):
+    import shutil
+    train_dir = tmp_path / 'tf_logs'
+    shutil.copytree(fc_reference.parent.parent, train_dir)
+    (only_run(train_dir) / 'flags.json').write_bytes(content)
+    result = run_script('run_fc_model.py', '--train_dir', train_dir, '--resume',
+                        '--max_steps', 400, cwd=tmp_path)
+    assert_one_line_error(result, fragment)
+
+
+def test_restore_rebuilds_the_recorded_network_and_old_runs_still_restore(
+        tiny_cifar, fc_reference, tmp_path):
+    import shutil
+    train_dir = tmp_path / 'tf_logs'
+    shutil.copytree(fc_reference.parent.parent, train_dir)
+    restored = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir',
+                          train_dir, cwd=tmp_path)
+    assert 'hidden1 = 8' in restored.stdout and 'Current step: 300' in restored.stdout
+    (only_run(train_dir) / 'flags.json').unlink()  # as runs made before flags.json
+    old = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir', train_dir,
+                     cwd=tmp_path)
+    assert old.returncode == 0, old.stderr
+    assert 'hidden1 = 8' in old.stdout
+    assert printed_value(old.stdout, 'Test accuracy') == \
+        printed_value(restored.stdout, 'Test accuracy')
