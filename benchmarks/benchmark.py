@@ -20,6 +20,7 @@ per second, peak resident memory and test accuracy, and our wall time as a ratio
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -67,7 +68,11 @@ def run_once(script, kind, data_dir, env):
     with tempfile.TemporaryDirectory() as workdir:
         marks_file = os.path.join(workdir, 'marks.json')
         if kind == '2017':  # it reads cifar-10-batches-py in the working directory
-            os.symlink(os.path.abspath(data_dir), os.path.join(workdir, 'cifar-10-batches-py'))
+            link = os.path.join(workdir, 'cifar-10-batches-py')
+            try:
+                os.symlink(os.path.abspath(data_dir), link, target_is_directory=True)
+            except OSError:  # Windows without the right to make links
+                shutil.copytree(data_dir, link)
             command = [sys.executable, script]
         else:
             command = [sys.executable, os.path.join(HERE, 'phases.py'), marks_file, script,
@@ -77,7 +82,13 @@ def run_once(script, kind, data_dir, env):
                                    stderr=subprocess.DEVNULL, text=True,
                                    env=dict(os.environ, **env))
         output = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
+        if hasattr(os, 'wait4'):
+            _, status, usage = os.wait4(process.pid, 0)
+            status = os.waitstatus_to_exitcode(status)
+            # ru_maxrss: kilobytes on Linux, bytes on macOS
+            peak_mb = usage.ru_maxrss / (1 << 20 if sys.platform == 'darwin' else 1 << 10)
+        else:  # Windows: no peak memory from the process's exit
+            status, peak_mb = process.wait(), None
         wall = time.time() - start
         if status != 0:
             sys.exit('%s failed (status %d):\n%s' % (script, status, output))
@@ -87,8 +98,7 @@ def run_once(script, kind, data_dir, env):
                 marks = json.load(f)
     accuracy = float([l for l in output.splitlines() if l.startswith('Test accuracy')]
                      [-1].split()[-1])
-    result = {'wall': wall, 'peak_mb': usage.ru_maxrss / 1024,  # kilobytes on Linux
-              'accuracy': accuracy}
+    result = {'wall': wall, 'peak_mb': peak_mb, 'accuracy': accuracy}
     if marks:
         result.update({
             'import': marks['imported'] - start,
@@ -127,7 +137,7 @@ def main():
                                                  results[name][-1]['wall']), flush=True)
 
     def median(name, key):
-        values = [r[key] for r in results[name] if key in r]
+        values = [r[key] for r in results[name] if r.get(key) is not None]
         return statistics.median(values) if values else None
 
     def cell(value, form='%.2f'):

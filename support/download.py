@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import sys
 import tarfile
 import tempfile
@@ -102,6 +103,20 @@ def _progress(done, total, started, out):
     out.flush()
 
 
+def tls_context():
+    """The system's trusted certificates, or certifi's (installed with TensorFlow's
+    dependencies) where the system gives Python none, as the python.org installer's
+    Python on macOS until its "Install Certificates.command" is run."""
+    context = ssl.create_default_context()
+    if not context.get_ca_certs():
+        try:
+            import certifi
+            context.load_verify_locations(certifi.where())
+        except (ImportError, OSError, ssl.SSLError):
+            pass
+    return context
+
+
 def download(url, path, md5, max_bytes, out=sys.stdout, timeout=60, min_speed=1024):
     """Download url to path and check its MD5; on any failure, leave no file behind.
 
@@ -129,7 +144,9 @@ def download(url, path, md5, max_bytes, out=sys.stdout, timeout=60, min_speed=10
         done = 0
         started = shown = window_start = time.time()
         window_done = 0
-        with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=timeout) as r:
+        context = tls_context() if url.startswith('https:') else None
+        with os.fdopen(fd, 'wb') as f, \
+                urllib.request.urlopen(url, timeout=timeout, context=context) as r:
             total = int(r.headers.get('Content-Length') or 0)
             if total > max_bytes:
                 raise InputError('%s is %d MB, more than the %d MB expected: not the '
@@ -178,8 +195,15 @@ def download(url, path, md5, max_bytes, out=sys.stdout, timeout=60, min_speed=10
         raise InputError('the download of %s broke off after %d bytes: run again'
                          % (url, done + len(e.partial)))
     except (urllib.error.URLError, http.client.HTTPException, ConnectionError,
-            TimeoutError, socket.timeout, EOFError) as e:
+            TimeoutError, socket.timeout, EOFError, ssl.SSLError) as e:
         reason = getattr(e, 'reason', None) or e
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            raise InputError(
+                'cannot verify the certificate of %s (%s): this Python trusts no '
+                'certificate authority that signed it. On macOS, run "Install '
+                'Certificates.command" in the Python folder under Applications; or '
+                'download the file by hand, check that its MD5 is %s, and save it as %s'
+                % (url, one_line(reason.verify_message or reason), md5, path))
         raise InputError(
             'cannot download %s (%s): check the network and run again, or download it by '
             'hand and save it as %s' % (url, one_line(_describe(reason)), path))

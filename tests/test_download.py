@@ -234,3 +234,33 @@ def test_no_permission_to_write(tmp_path, server, archive, monkeypatch):
         download.download(server.url, str(tmp_path / 'a.tar.gz'), md5(archive), 1 << 30,
                           out=io.StringIO())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_untrusted_certificate_names_certificates_and_the_fix(tmp_path):
+    """An HTTPS server whose self-signed certificate nobody trusts: the error names
+    certificates and what to do, never the network."""
+    import shutil
+    import ssl
+    import subprocess
+    if not shutil.which('openssl'):
+        pytest.skip('no openssl command to make a certificate with')
+    key, cert = tmp_path / 'key.pem', tmp_path / 'cert.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                    '-subj', '/CN=127.0.0.1', '-keyout', str(key), '-out', str(cert)],
+                   check=True, capture_output=True)
+    server = LoopbackServer(lambda request: request.send_error(404))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    try:
+        url = server.url.replace('http:', 'https:') + 'cifar-10-python.tar.gz'
+        target = tmp_path / 'cifar-10-python.tar.gz'
+        with pytest.raises(InputError) as error:
+            download.download(url, str(target), 'c58f30108f718f92721af3b95e74349a', 1 << 20,
+                              out=io.StringIO())
+    finally:
+        server.close()
+    message = str(error.value)
+    assert 'cannot verify the certificate' in message and 'network' not in message
+    assert 'Install Certificates.command' in message and 'c58f30108f718f92' in message
+    assert '\n' not in message and not target.exists()
