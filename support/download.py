@@ -58,8 +58,12 @@ def fetch_cifar10(data_dir):
                          'cifar-10-python.tar.gz extracts to' % data_dir)
     url = os.environ.get('CIFAR10_URL') or CIFAR10_URL
     md5 = os.environ.get('CIFAR10_MD5') or CIFAR10_MD5
-    archive = os.path.join(os.path.dirname(os.path.abspath(data_dir)),
-                           'cifar-10-python.tar.gz')
+    parent = os.path.dirname(os.path.abspath(data_dir))
+    archive = os.path.join(parent, 'cifar-10-python.tar.gz')
+    try:
+        os.makedirs(parent, exist_ok=True)  # as Keras' get_file and torchvision do
+    except OSError as e:
+        raise InputError(_write_error(e, parent))
     if os.path.lexists(archive):
         if not os.path.isfile(archive):
             raise InputError('%s is not a file: move it away and run again' % archive)

@@ -264,3 +264,13 @@ def test_an_untrusted_certificate_names_certificates_and_the_fix(tmp_path):
     assert 'cannot verify the certificate' in message and 'network' not in message
     assert 'Install Certificates.command' in message and 'c58f30108f718f92' in message
     assert '\n' not in message and not target.exists()
+
+
+def test_missing_parent_folders_of_data_dir_are_created(tmp_path, server, archive,
+                                                        monkeypatch):
+    monkeypatch.setenv('CIFAR10_URL', server.url)
+    monkeypatch.setenv('CIFAR10_MD5', md5(archive))
+    data_dir = tmp_path / 'new' / 'deeper' / 'cifar-10-batches-py'
+    download.fetch_cifar10(str(data_dir))
+    assert (data_dir / 'test_batch').is_file()
+    assert (tmp_path / 'new' / 'deeper' / 'cifar-10-python.tar.gz').read_bytes() == archive
