@@ -218,8 +218,8 @@ def training(tape, loss, model, learning_rate, momentum=0.9):
 
 
 def test_logits(images, model):
-    """Scores for test images: those of each image plus those of its mirror image, a
-    second look that costs no training (test-time augmentation).
+    """Scores for test images: the average of those of each image and of its mirror
+    image, a second look that costs no training (test-time augmentation).
 
     Args:
       images: float32 tensor, [batch size, 32, 32, 3].
@@ -228,4 +228,4 @@ def test_logits(images, model):
     Returns:
       logits: float32 tensor, [batch size, classes].
     """
-    return inference(images, model) + inference(tf.reverse(images, axis=[2]), model)
+    return (inference(images, model) + inference(tf.reverse(images, axis=[2]), model)) / 2

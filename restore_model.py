@@ -43,13 +43,7 @@ def main(args):
                         hint='train first with python run_fc_model.py or '
                              'python run_cnn_model.py')
     path = run.latest_checkpoint()
-    kind, flags = recorded_network(run, path)
-    if kind == 'fc':  # Part 2's two-layer network
-        size = 'hidden1 = {}'.format(flags['hidden1'])
-        model = two_layer_fc.TwoLayerFC(IMAGE_PIXELS, flags['hidden1'], CLASSES)
-    else:  # Part 3's convolutional network
-        size = 'channels = {}'.format(flags['channels'])
-        model = cnn.CNN(flags['channels'], CLASSES, dtype=tf.as_dtype(flags['dtype']))
+    model, size = build_network(run, path)
     print('\nParameters:')
     print('run = {}\ncheckpoint = {}\n{}\n'.format(run.name, path, size))
 
@@ -57,22 +51,34 @@ def main(args):
     run.restore(tf.train.Checkpoint(model=model), path)
     print('Current step: {}'.format(int(model.global_step.numpy())))
 
-    data_sets = data_helpers.load_data(args.data_dir)
     # The test images, prepared as in training, 1000 at a time.
-    if isinstance(model, cnn.CNN):
-        def logits(rows):
-            return cnn.test_logits(cnn.to_images(rows, data_sets['mean_image']), model)
-    else:
-        def logits(rows):
-            return two_layer_fc.inference((tf.cast(rows, tf.float32) - data_sets[
-                'mean_image']) * model.input_scale, model)
-    test_logits = training.predict(logits, zero_copy.to_tensor(data_sets['images_test']))
+    data_sets = data_helpers.load_data(args.data_dir)
+    test_logits = training.predict(logits_function(model, data_sets['mean_image']),
+                                   zero_copy.to_tensor(data_sets['images_test']))
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
     print('Test accuracy {:g}'.format(test_accuracy))
     report.test_set(test_logits.numpy(), data_sets)
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))
+
+
+def build_network(run, path):
+    """The network the run recorded, not yet restored, and its size as a line."""
+    kind, flags = recorded_network(run, path)
+    if kind == 'fc':  # Part 2's two-layer network
+        return (two_layer_fc.TwoLayerFC(IMAGE_PIXELS, flags['hidden1'], CLASSES),
+                'hidden1 = {}'.format(flags['hidden1']))
+    return (cnn.CNN(flags['channels'], CLASSES, dtype=tf.as_dtype(flags['dtype'])),
+            'channels = {}'.format(flags['channels']))
+
+
+def logits_function(model, mean_image):
+    """rows (load_data()'s uint8 image rows) -> logits, prepared as in training."""
+    if isinstance(model, cnn.CNN):
+        return lambda rows: cnn.test_logits(cnn.to_images(rows, mean_image), model)
+    return lambda rows: two_layer_fc.inference(
+        (tf.cast(rows, tf.float32) - mean_image) * model.input_scale, model)
 
 
 def recorded_network(run, path):
