@@ -120,7 +120,7 @@ class Run:
             if not (isinstance(model, str) and isinstance(flags, dict) and all(
                     isinstance(v, (str, int, float, type(None))) for v in flags.values())):
                 raise ValueError('wrong types')
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # deep nesting
             raise InputError('%s is damaged: start a new run' % path)
         return model, flags
 

@@ -173,7 +173,8 @@ def test_gen_batch_from_any_step_continues_the_same_sequence():
     (b'{"model": "fc", "flags": {"hidden1": "os.system"}}', 'recorded --hidden1'),
     (b'{"model": "fc", "flags": {"no_such_flag": 1}}', 'recorded --no_such_flag'),
     (b'\xff\x00 not json', 'flags.json is damaged'),
-    (b'[' * 100000, 'flags.json is damaged')])
+    (b'[' * 100000, 'flags.json is damaged'),  # over the size cap
+    (b'[' * 60000, 'flags.json is damaged')])  # under it, but nested too deep
 def test_a_damaged_flags_file_is_one_line(fc_reference, tmp_path, content, fragment):
     import shutil
     train_dir = tmp_path / 'tf_logs'
