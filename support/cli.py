@@ -81,7 +81,7 @@ def add_common_flags(parser, several_datasets=False):
     parser.add_argument('--seed', type=non_negative_int, default=None,
                         help='random seed of the initial weights, the batches and the '
                              'augmentation: the same seed repeats a run exactly (default: '
-                             'drawn at random, printed and recorded with the run)')
+                             'drawn at random and recorded in the run\'s flags.json)')
 
 
 def given_flags(parser, argv=None):
@@ -126,7 +126,8 @@ def start(parse_args):
 
 
 def tensorflow_import_error(error):
-    """What to do when TensorFlow cannot be imported, in one line."""
+    """What to do when TensorFlow cannot be imported: one line, or for a TensorFlow
+    that fails to load, its own message and then the usual fix."""
     from support import PYTHONS, PYTHONS_TEXT
     python = 'Python %d.%d' % sys.version_info[:2]
     if isinstance(error, ModuleNotFoundError) and error.name == 'tensorflow':
