@@ -9,7 +9,6 @@ images at a time. Expect 25-30 % test accuracy: three times chance.
     tensorboard --logdir=tf_logs
 """
 import contextlib
-import random
 import time
 
 from support import cli
@@ -37,7 +36,7 @@ def parse_args(argv=None):
             setattr(args, flag, default)
     args.data_dir = args.data_dir or cli.default_data_dir(args.dataset)
     if args.seed is None:
-        args.seed = random.SystemRandom().randrange(2**31)  # in TensorBoard's HParams
+        args.seed = cli.draw_seed()  # recorded in flags.json and TensorBoard's HParams
     return args
 
 

@@ -12,6 +12,7 @@ Each script parses its flags before importing TensorFlow (which takes seconds), 
 """
 import argparse
 import os
+import random
 import re
 import signal
 import sys
@@ -61,6 +62,11 @@ DATA_DIRS = {'cifar10': ('CIFAR10_DIR', 'cifar-10-batches-py'),
 def default_data_dir(dataset='cifar10'):
     variable, folder = DATA_DIRS[dataset]
     return os.environ.get(variable) or folder
+
+
+def draw_seed():
+    """A random --seed for a run started without one: any value the flag accepts."""
+    return random.SystemRandom().randrange(2**31)
 
 
 def add_common_flags(parser, several_datasets=False):

@@ -16,7 +16,6 @@ size-capped, and each value checked as if it were typed on the command line.
 import argparse
 import json
 import os
-import random
 import re
 import sys
 import time
@@ -215,7 +214,7 @@ def parse_flags(parser, argv, model):
                   '{} --max_steps {}'.format(run.name, step, command, 2 * step))
             sys.exit(0)
     if args.seed is None:
-        args.seed = random.SystemRandom().randrange(2**31)  # recorded with the run
+        args.seed = cli.draw_seed()  # recorded with the run
     return args
 
 
