@@ -132,7 +132,8 @@ def main(args):
         return (strategy.reduce('MEAN', losses, axis=None),
                 strategy.reduce('MEAN', accuracies, axis=None))
 
-    with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
+    # The run's folder is ours (locked) until the logs are written and closed.
+    with run, contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
         runs.log_hparams(summary_writer, 'cnn', run, args)
         train_step = training.step_function(train_step, summary_writer, model.global_step,
                                             run)

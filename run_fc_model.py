@@ -98,7 +98,8 @@ def main(args):
         two_layer_fc.training(tape, loss, model, args.learning_rate)
         return loss, accuracy
 
-    with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
+    # The run's folder is ours (locked) until the logs are written and closed.
+    with run, contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
         runs.log_hparams(summary_writer, 'fc', run, args)
         train_step = training.step_function(train_step, summary_writer, model.global_step,
                                             run)

@@ -138,7 +138,8 @@ def main(args):
     def print_test_accuracy():  # the MNIST tutorial's report
         print('Accuracy on test-set: {:.1%}'.format(float(test_accuracy()[0])))
 
-    with contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
+    # The run's folder is ours (locked) until the logs are written and closed.
+    with run, contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
         runs.log_hparams(summary_writer, 'softmax', run, args)
         train_step = training.step_function(train_step, summary_writer, model.global_step)
         mnist_tutorial = args.dataset != 'cifar10'

@@ -121,7 +121,7 @@ def tls_context():
     return context
 
 
-def download(url, path, md5, max_bytes, out=sys.stdout, timeout=60, min_speed=1024):
+def download(url, path, md5, max_bytes, out=None, timeout=60, min_speed=1024):
     """Download url to path and check its MD5; on any failure, leave no file behind.
 
     Args:
@@ -129,7 +129,7 @@ def download(url, path, md5, max_bytes, out=sys.stdout, timeout=60, min_speed=10
       path: where the verified file goes.
       md5: its expected hex MD5.
       max_bytes: the most it may hold; a larger file is refused as it arrives.
-      out: where the progress bar goes.
+      out: where the progress bar goes (default: sys.stdout at the time of the call).
       timeout: seconds without a byte, or below min_speed bytes/s on average, after
         which the download is given up.
 
@@ -138,6 +138,7 @@ def download(url, path, md5, max_bytes, out=sys.stdout, timeout=60, min_speed=10
         connection broke off or stalled, the file is too large, the checksum differs,
         or the file could not be written.
     """
+    out = out or sys.stdout
     folder = os.path.dirname(os.path.abspath(path))
     part = None
     try:

@@ -85,6 +85,18 @@ class Run:
         os.write(fd, str(os.getpid()).encode())
         self._lock = fd
 
+    def close(self):
+        """Let go of the folder (the process's end does it too)."""
+        if self._lock is not None:
+            os.close(self._lock)  # closing the file ends its fcntl or msvcrt lock
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def record(self, model, args):
         """Write flags.json: the model and every flag of args (written whole, then
         renamed into place, so a crash never leaves half a file)."""

@@ -1,8 +1,15 @@
-"""Shared test fixtures: a small CIFAR-10-format dataset with a learnable signal, and a
-helper that runs the tutorial's scripts as a learner would, in a subprocess."""
+"""Shared test fixtures: a small CIFAR-10-format dataset with a learnable signal, and
+helpers that run the tutorial's scripts as a learner would: in this process (run_script,
+as `python script.py` but without starting TensorFlow each time) or in a subprocess
+(run_subprocess: signals, start-up, environment read at TensorFlow's start)."""
+import contextlib
 import http.server
+import importlib
+import io
 import os
 import pickle
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -63,8 +70,40 @@ def tiny_cifar(tmp_path_factory):
     return write_cifar(tmp_path_factory.mktemp('data') / 'cifar-10-batches-py')
 
 
-def run_script(script, *args, cwd=None, timeout=600, env=None):
-    """Run one of the project's scripts as `python script args` and return the result."""
+def run_script(script, *args, cwd=None, env=None):
+    """`python script args` in this process: the script's own cli.start(parse_args) and
+    cli.run(main, args), in cwd with env added, as a subprocess.CompletedProcess (what
+    it printed, and the exit status the script would have had)."""
+    from support import cli
+    module = importlib.import_module(script[:-len('.py')])
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    saved = os.getcwd(), sys.argv, dict(os.environ), signal.getsignal(signal.SIGINT)
+    os.environ.update(env or {}, TUTORIAL_SLOW_EXIT='1')  # cli.run returns, not os._exit
+    sys.argv = [script] + argv
+    try:
+        os.chdir(cwd or os.getcwd())
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.run(module.main, cli.start(lambda: module.parse_args(argv)))
+                status = 0
+            except SystemExit as e:  # as the interpreter turns it into an exit status
+                status = 0 if e.code is None else e.code
+                if not isinstance(status, int):
+                    print(status, file=sys.stderr)
+                    status = 1
+    finally:
+        os.chdir(saved[0])
+        sys.argv = saved[1]
+        os.environ.clear()
+        os.environ.update(saved[2])
+        signal.signal(signal.SIGINT, saved[3])  # the scripts set their own handlers
+    return subprocess.CompletedProcess([script] + argv, status, out.getvalue(),
+                                       err.getvalue())
+
+
+def run_subprocess(script, *args, cwd=None, timeout=600, env=None):
+    """Run one of the project's scripts as `python script args` in a new process."""
     full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
     return subprocess.run([sys.executable, str(ROOT / script)] + [str(a) for a in args],
                           cwd=cwd, env=full_env, capture_output=True, text=True,
@@ -141,3 +180,96 @@ class LoopbackServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# Reading what a run left: its printed lines, its folder, its TensorBoard events. ---------
+
+
+def lines_starting(output, prefix):
+    """The lines of output that start with prefix."""
+    return [line for line in output.splitlines() if line.startswith(prefix)]
+
+
+def read_events(logdir):
+    """TensorBoard's own loader over one run's folder, keeping every event."""
+    from tensorboard.backend.event_processing import event_accumulator
+    events = event_accumulator.EventAccumulator(
+        str(logdir), size_guidance={event_accumulator.TENSORS: 0})
+    events.Reload()
+    return events
+
+
+def run_folders(train_dir):
+    """The run folders in train_dir, oldest name first."""
+    return sorted(p for p in train_dir.iterdir() if p.is_dir())
+
+
+def run_folder(train_dir, name_start=''):
+    """The one run folder in train_dir, named <model>_<changed flags>_<time>."""
+    folders = run_folders(train_dir)
+    assert len(folders) == 1, folders
+    assert re.fullmatch(re.escape(name_start) + r'(.*_)?\d{8}-\d{6}', folders[0].name), folders
+    return folders[0]
+
+
+def logged_images(events, tag):
+    """[(step, H x W x C array)] for an image summary tag (one picture per step)."""
+    import tensorflow as tf
+    assert events.SummaryMetadata(tag).plugin_data.plugin_name == 'images'
+    pictures = []
+    for event in events.Tensors(tag):
+        width, height, *pngs = tf.make_ndarray(event.tensor_proto)
+        assert len(pngs) == 1
+        picture = tf.io.decode_png(pngs[0]).numpy()
+        assert picture.std() > 10  # a drawing, not a blank
+        assert picture.shape[:2] == (int(height), int(width))
+        pictures.append((event.step, picture))
+    return pictures
+
+
+def train_fc(data_dir, train_dir, *flags):
+    """run_fc_model.py on small batches with a fixed seed, in train_dir's parent."""
+    return run_script('run_fc_model.py', '--data_dir', data_dir, '--train_dir', train_dir,
+                      '--batch_size', 100, '--seed', 1, *flags, cwd=train_dir.parent)
+
+
+def restore(data_dir, train_dir, *flags):
+    """restore_model.py on train_dir's newest run, or the one --run names."""
+    return run_script('restore_model.py', '--data_dir', data_dir, '--train_dir', train_dir,
+                      *flags, cwd=train_dir.parent)
+
+
+def checkpoint_weights(prefix):
+    """{variable: value} of the checkpoint at prefix (every saved value, the step too)."""
+    import tensorflow as tf
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(str(prefix))
+            if not name.startswith('_CHECKPOINTABLE_OBJECT_GRAPH')}
+
+
+def assert_bitwise_equal(a, b):
+    """The checkpoints at prefixes a and b hold the same variables, bit for bit."""
+    a, b = checkpoint_weights(a), checkpoint_weights(b)
+    assert sorted(a) == sorted(b)
+    differ = [name for name in a if a[name].tobytes() != b[name].tobytes()]
+    assert not differ, differ
+
+
+def assert_restores_the_saved_weights(train_dir, scratch):
+    """restore_model.py's network, restored from train_dir's newest checkpoint and saved
+    again in scratch, holds every value of that checkpoint, bit for bit."""
+    import tensorflow as tf
+    import restore_model
+    from support import runs
+    run = runs.find_run(str(train_dir))
+    path = run.latest_checkpoint()
+    model, _ = restore_model.build_network(run, path)
+    before = [v.numpy().copy() for v in model.variables]
+    run.restore(tf.train.Checkpoint(model=model), path)
+    assert any(b.tobytes() != v.numpy().tobytes() for b, v in zip(before, model.variables))
+    saved, again = checkpoint_weights(path), checkpoint_weights(
+        tf.train.Checkpoint(model=model).write(str(scratch / 'resaved')))
+    model_values = sorted(name for name in saved if name.startswith('model/'))
+    assert model_values and model_values == sorted(n for n in again if n.startswith('model/'))
+    differ = [n for n in model_values if saved[n].tobytes() != again[n].tobytes()]
+    assert not differ, differ

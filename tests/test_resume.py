@@ -8,28 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from conftest import ROOT, assert_one_line_error, printed_value, run_script, sends_signals
+from conftest import (ROOT, assert_bitwise_equal, assert_one_line_error, printed_value,
+                      run_script, sends_signals)
 
 FC = ['--hidden1', 8, '--batch_size', 50, '--max_steps', 300, '--checkpoint_every', 100,
       '--seed', 3]
 CNN = ['--channels', 4, '--batch_size', 20, '--max_steps', 30, '--checkpoint_every', 10,
        '--dtype', 'float32', '--seed', 5]
-
-
-def weights(prefix):
-    """{variable: value} of the checkpoint at prefix."""
-    reader = tf.train.load_checkpoint(str(prefix))
-    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(str(prefix))
-            if not name.startswith('_CHECKPOINTABLE_OBJECT_GRAPH')}
-
-
-def assert_bitwise_equal(a, b):
-    a, b = weights(a), weights(b)
-    assert sorted(a) == sorted(b)
-    differ = [name for name in a if a[name].tobytes() != b[name].tobytes()]
-    assert not differ, differ
 
 
 def only_run(train_dir):

@@ -8,52 +8,16 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorboard.backend.event_processing import event_accumulator
 
-from conftest import (ROOT, assert_one_line_error, printed_value, run_script,
-                      sends_signals, write_cifar)
+from conftest import (ROOT, assert_bitwise_equal, assert_one_line_error,
+                      assert_restores_the_saved_weights, checkpoint_weights, lines_starting,
+                      logged_images, printed_value, read_events, restore, run_folder,
+                      run_folders, run_script, run_subprocess, sends_signals, train_fc,
+                      write_cifar)
 
 CHANCE = 0.1
 CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
            'truck']
-
-
-def lines_starting(output, prefix):
-    return [line for line in output.splitlines() if line.startswith(prefix)]
-
-
-def read_events(logdir):
-    """TensorBoard's own loader over one run's folder, keeping every event."""
-    events = event_accumulator.EventAccumulator(
-        str(logdir), size_guidance={event_accumulator.TENSORS: 0})
-    events.Reload()
-    return events
-
-
-def run_folders(train_dir):
-    return sorted(p for p in train_dir.iterdir() if p.is_dir())
-
-
-def run_folder(train_dir, name_start=''):
-    """The one run folder in train_dir, named <model>_<changed flags>_<time>."""
-    folders = run_folders(train_dir)
-    assert len(folders) == 1, folders
-    assert re.fullmatch(re.escape(name_start) + r'(.*_)?\d{8}-\d{6}', folders[0].name), folders
-    return folders[0]
-
-
-def logged_images(events, tag):
-    """[(step, H x W x C array)] for an image summary tag (one picture per step)."""
-    assert events.SummaryMetadata(tag).plugin_data.plugin_name == 'images'
-    pictures = []
-    for event in events.Tensors(tag):
-        width, height, *pngs = tf.make_ndarray(event.tensor_proto)
-        assert len(pngs) == 1
-        picture = tf.io.decode_png(pngs[0]).numpy()
-        assert picture.std() > 10  # a drawing, not a blank
-        assert picture.shape[:2] == (int(height), int(width))
-        pictures.append((event.step, picture))
-    return pictures
 
 
 def printed_confusion_matrix(output):
@@ -145,21 +109,11 @@ def test_broken_pickle_is_named(tmp_path):
 
 # run_fc_model.py and restore_model.py --------------------------------------------------
 
-def train(data_dir, train_dir, *flags):
-    return run_script('run_fc_model.py', '--data_dir', data_dir, '--train_dir', train_dir,
-                      '--batch_size', 100, '--seed', 1, *flags, cwd=train_dir.parent)
-
-
-def restore(data_dir, train_dir, *flags):
-    return run_script('restore_model.py', '--data_dir', data_dir, '--train_dir', train_dir,
-                      *flags, cwd=train_dir.parent)
-
-
 @pytest.fixture(scope='module')
 def trained(tiny_cifar, tmp_path_factory):
     """One 1200-step training run shared by the tests that read its results."""
     train_dir = tmp_path_factory.mktemp('run') / 'tf_logs'
-    result = train(tiny_cifar, train_dir, '--max_steps', 1200)
+    result = train_fc(tiny_cifar, train_dir, '--max_steps', 1200)
     assert result.returncode == 0, result.stderr
     return train_dir, result
 
@@ -227,10 +181,33 @@ def test_restore_model_reproduces_the_printed_accuracy(tiny_cifar, trained):
         printed_confusion_matrix(result.stdout)[0].tolist()
 
 
+def test_restore_model_restores_the_saved_weights(trained, tmp_path):
+    assert_restores_the_saved_weights(trained[0], tmp_path)
+
+
+@pytest.mark.parametrize('script, flags', [
+    ('run_fc_model.py', ['--hidden1', 8, '--batch_size', 50, '--max_steps', 100]),
+    ('run_cnn_model.py', ['--channels', 4, '--batch_size', 20, '--max_steps', 20,
+                          '--dtype', 'float32']),
+])
+def test_the_same_seed_repeats_a_run_bit_for_bit(tiny_cifar, tmp_path, script, flags):
+    def run(seed, folder):
+        result = run_script(script, '--data_dir', tiny_cifar, '--train_dir',
+                            tmp_path / folder, '--seed', seed, *flags, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return (lines_starting(result.stdout, 'Saved checkpoint')[-1].split()[-1],
+                [line for line in result.stdout.splitlines() if 'accuracy' in line])
+    (first, printed), (again, printed_again), (other, _) = run(4, 'a'), run(4, 'b'), run(5, 'c')
+    assert_bitwise_equal(first, again)
+    assert printed == printed_again
+    first, other = checkpoint_weights(first), checkpoint_weights(other)
+    assert any(first[n].tobytes() != other[n].tobytes() for n in first if 'model/' in n)
+
+
 def test_two_runs_keep_their_own_folders_and_restore_picks_either(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
-    first = train(tiny_cifar, train_dir, '--max_steps', 300, '--hidden1', 30)
-    second = train(tiny_cifar, train_dir, '--max_steps', 300, '--hidden1', 40)
+    first = train_fc(tiny_cifar, train_dir, '--max_steps', 300, '--hidden1', 30)
+    second = train_fc(tiny_cifar, train_dir, '--max_steps', 300, '--hidden1', 40)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     folders = run_folders(train_dir)
     assert [f.name.split('_20')[0] for f in folders] == [
@@ -252,9 +229,9 @@ def test_two_runs_keep_their_own_folders_and_restore_picks_either(tiny_cifar, tm
 
 def test_resume_continues_with_the_step_counter(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
-    assert train(tiny_cifar, train_dir, '--max_steps', 1000).returncode == 0
+    assert train_fc(tiny_cifar, train_dir, '--max_steps', 1000).returncode == 0
     run = run_folder(train_dir)
-    resumed = train(tiny_cifar, train_dir, '--max_steps', 1300, '--resume')
+    resumed = train_fc(tiny_cifar, train_dir, '--max_steps', 1300, '--resume')
     assert resumed.returncode == 0, resumed.stderr
     assert 'Resuming run %s from step 1000' % run.name in resumed.stdout
     assert run_folder(train_dir) == run  # the same folder, no new one
@@ -292,7 +269,7 @@ def test_ctrl_c_saves_the_current_step(tiny_cifar, tmp_path):
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
-    result = train(tiny_cifar, train_dir, '--max_steps', 1000, '--learning_rate', 0.05,
+    result = train_fc(tiny_cifar, train_dir, '--max_steps', 1000, '--learning_rate', 0.05,
                    '--checkpoint_every', 1)
     assert_one_line_error(result, 'training diverged', 'lower --learning_rate')
     match = re.search(r'loss became nan at step (\d+).*last good checkpoint is (\S+)$',
@@ -367,9 +344,9 @@ def test_restore_model_refuses_a_corrupt_checkpoint(tiny_cifar, trained, tmp_pat
     'softmax.py', 'run_fc_model.py', 'run_cnn_model.py', 'restore_model.py'])
 def test_help_and_flag_errors_answer_before_tensorflow_is_imported(script, tmp_path):
     started = time.time()
-    result = run_script(script, '-h', cwd=tmp_path)
+    result = run_subprocess(script, '-h', cwd=tmp_path)
     assert result.returncode == 0 and 'usage:' in result.stdout
-    bad = run_script(script, '--no_such_flag', cwd=tmp_path)
+    bad = run_subprocess(script, '--no_such_flag', cwd=tmp_path)
     assert_one_line_error(bad, 'unrecognized arguments: --no_such_flag')
     assert time.time() - started < 5  # TensorFlow's import alone takes 2-3 s
 
@@ -389,7 +366,7 @@ def test_ctrl_c_during_start_up_is_one_line(tiny_cifar, tmp_path):
 
 def test_input_scale_is_kept_in_the_checkpoint(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
-    scaled = train(tiny_cifar, train_dir, '--max_steps', 200, '--input_scale', 0.015625,
+    scaled = train_fc(tiny_cifar, train_dir, '--max_steps', 200, '--input_scale', 0.015625,
                    '--learning_rate', 0.02)
     assert scaled.returncode == 0, scaled.stderr
     restored = restore(tiny_cifar, train_dir)

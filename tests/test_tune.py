@@ -31,9 +31,8 @@ def test_two_trials_a_summary_and_the_best_flags(tiny_cifar, tmp_path):
     assert float(summary[0]) == best
     assert summary[1].startswith('python run_fc_model.py --batch_size ')
     # The best command, run again, gives the same accuracy (the seed is in it).
-    rerun = subprocess.run(summary[1].replace('python', sys.executable, 1).split() +
-                           ['--train_dir', str(tmp_path / 'again')], cwd=ROOT,
-                           capture_output=True, text=True)
+    python, script, *flags = summary[1].split()
+    rerun = run_script(script, *flags, '--train_dir', tmp_path / 'again', cwd=ROOT)
     assert re.search(r'^Test accuracy %s$' % summary[0].rstrip('0'), rerun.stdout, re.M) or \
         abs(float(re.search(r'^Test accuracy ([\d.]+)$', rerun.stdout, re.M).group(1)) -
             best) < 1e-4

@@ -68,3 +68,29 @@ def test_training_lowers_the_loss_and_counts_steps(tiny_cifar):
     assert int(model.global_step) == 30
     accuracy = two_layer_fc.evaluation(two_layer_fc.inference(images, model), labels)
     assert float(accuracy) > 0.5
+
+
+def test_one_step_is_backpropagation_with_the_biases_learnt_and_not_regularised():
+    # The step worked out by hand in numpy: the biases move by their gradient alone
+    # (L2 penalises the weights only), the weights by theirs plus reg_constant * W.
+    model = small_model(reg_constant=0.1, hidden=6)
+    rng = np.random.default_rng(1)
+    images = rng.normal(size=(5, 3072)).astype(np.float32)
+    labels = np.array([0, 3, 3, 7, 9])
+    w1, w2 = model.weights1.numpy().astype(np.float64), model.weights2.numpy().astype(np.float64)
+    with tf.GradientTape() as tape:
+        loss = two_layer_fc.loss(two_layer_fc.inference(images, model), labels, model)
+    two_layer_fc.training(tape, loss, model, 0.01)
+
+    hidden = np.maximum(images @ w1, 0)
+    scores = np.exp(hidden @ w2)
+    d_logits = (scores / scores.sum(1, keepdims=True) - np.eye(10)[labels]) / 5
+    d_pre = (d_logits @ w2.T) * (hidden > 0)
+    expected = {'biases2': -0.01 * d_logits.sum(0), 'biases1': -0.01 * d_pre.sum(0),
+                'weights2': w2 - 0.01 * (hidden.T @ d_logits + 0.1 * w2),
+                'weights1': w1 - 0.01 * (images.T @ d_pre + 0.1 * w1)}
+    for name, value in expected.items():
+        np.testing.assert_allclose(getattr(model, name).numpy(), value, rtol=1e-4,
+                                   atol=1e-7, err_msg=name)
+    assert np.abs(model.biases1.numpy()).max() > 1e-4  # both biases moved
+    assert np.abs(model.biases2.numpy()).max() > 1e-4
