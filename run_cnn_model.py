@@ -11,7 +11,8 @@ as they are and mirrored, and the two scores added.
     python restore_model.py
 
 Ctrl-C (or SIGTERM) saves a checkpoint of the current step; --resume continues the run
-exactly where it stopped, with the flags it was started with.
+exactly where it stopped, with the flags it was started with. With TF_CONFIG set, the
+process is one worker of a cluster of machines (README, "Several machines").
 """
 import contextlib
 import time
@@ -66,7 +67,10 @@ from support import devices, report, training, zero_copy
 
 
 def main(args):
+    # This machine's device(s), or with TF_CONFIG one worker of a cluster (README).
+    strategy = devices.strategy()
     args.dtype = devices.compute_dtype(args.dtype).name  # auto: what this machine has
+    args.seed = devices.agree(strategy, args)  # a cluster trains with the chief's seed
     print('\nParameters:')
     for attr, value in sorted(vars(args).items()):
         print('{} = {}'.format(attr, value))
@@ -74,10 +78,6 @@ def main(args):
 
     beginTime = time.time()
     training.set_seed(args.seed)
-    strategy = devices.strategy()
-    if strategy.num_replicas_in_sync > 1:
-        print('Training on {} devices: {}\n'.format(
-            strategy.num_replicas_in_sync, ', '.join(strategy.extended.worker_devices)))
 
     # Load CIFAR-10 data (the images as bytes; cnn.to_images() centres them).
     data_sets = data_helpers.load_data(args.data_dir)
@@ -96,7 +96,7 @@ def main(args):
                         reg_constant=args.reg_constant, dtype=tf.as_dtype(args.dtype))
     checkpoint = tf.train.Checkpoint(model=model)
     defaults = parse_args(['--dtype', devices.compute_dtype('auto').name])  # to name it
-    run = runs.open_run(args, 'cnn', defaults)
+    run = runs.open_run(args, 'cnn', defaults, chief=devices.is_chief(strategy))
     if args.resume:
         run.restore(checkpoint)
         print('Resuming run {} from step {}'.format(run.name,

@@ -182,7 +182,9 @@ def import_tensorflow_quietly():
     other line is passed through.
     """
     check_cpu()
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # errors only, after start-up
+    # Errors only, after start-up; on a cluster (TF_CONFIG) not even those: a lost
+    # worker makes each collective log its broken connection, where cli.run says it once.
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3' if os.environ.get('TF_CONFIG') else '2')
     chatter = re.compile(rb'^(WARNING: All log messages before absl|[IW]\d{4} |'
                          rb'E\d{4} .*(cuInit|cuda)|To enable the following instructions)')
     sys.stderr.flush()
@@ -203,6 +205,11 @@ def import_tensorflow_quietly():
             sys.stderr.flush()
 
 
+# What a collective operation raises when another worker of a cluster has gone.
+LOST_WORKER = {'UnavailableError', 'CancelledError', 'DeadlineExceededError',
+               'AbortedError'}
+
+
 def run(main, args):
     """Call main(args): bad input becomes one line and status 1, Ctrl-C status 130.
 
@@ -219,7 +226,14 @@ def run(main, args):
     except KeyboardInterrupt:
         sys.stderr.write('Interrupted.\n')
         sys.exit(130)
-    except Exception as e:  # TensorFlow's ResourceExhaustedError, without importing it
+    except Exception as e:  # TensorFlow's errors, without importing it
+        if os.environ.get('TF_CONFIG') and type(e).__name__ in LOST_WORKER:
+            # A cluster's worker stopped answering. The other processes of the cluster
+            # are in no state to finish: leave now, without the interpreter's teardown.
+            print('Error: lost contact with a worker of the cluster ({}): start every '
+                  'worker again with the same command and --resume'.format(
+                      type(e).__name__), file=sys.stderr, flush=True)
+            os._exit(1)
         if not isinstance(e, MemoryError) and type(e).__name__ != 'ResourceExhaustedError':
             raise
         sys.exit('Error: out of memory: try a smaller network (--hidden1) or --batch_size')

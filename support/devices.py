@@ -4,7 +4,9 @@ strategy(): the tf.distribute strategy for the training step. One device gets th
 default strategy, which adds nothing; several GPUs get MirroredStrategy, which keeps a
 copy of the variables on each, gives each a share of every batch and averages their
 gradients. CPU_DEVICES=2 in the environment splits the CPU into two logical devices,
-to try (and test) the several-device path on a laptop.
+to try (and test) the several-device path on a laptop. With TF_CONFIG set, this process
+is one worker of a cluster: MultiWorkerMirroredStrategy, the same on several machines
+(cluster_strategy(), is_chief(), agree()).
 
 compute_dtype('auto'): bfloat16 where the hardware multiplies it fast (a GPU from
 Ampere on, or a CPU with AMX, Intel's matrix units), which halves the memory each
@@ -13,7 +15,10 @@ not enough: on such a CPU without AMX, Part 3's default network trained at 870 i
 in bfloat16 against 1,400 in float32. /proc/cpuinfo tells on Linux; macOS and Windows
 get float32.
 """
+import json
 import os
+import sys
+import zlib
 
 import tensorflow as tf
 
@@ -21,6 +26,8 @@ from support.cli import InputError
 
 
 def strategy():
+    if os.environ.get('TF_CONFIG'):
+        return cluster_strategy()
     gpus = tf.config.list_physical_devices('GPU')
     cpu_devices = os.environ.get('CPU_DEVICES', '')
     if cpu_devices and not gpus:
@@ -34,6 +41,7 @@ def strategy():
     else:
         devices = [d.name for d in tf.config.list_logical_devices('GPU')]
     if len(devices) > 1:
+        print('Training on {} devices: {}'.format(len(devices), ', '.join(devices)))
         return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.get_strategy()
 
@@ -53,3 +61,57 @@ def compute_dtype(name):
         flags = ''
     fast = 'amx_bf16' in flags.split()
     return tf.bfloat16 if fast else tf.float32
+
+
+def cluster_strategy():
+    """MultiWorkerMirroredStrategy for the cluster TF_CONFIG describes (TensorFlow
+    reads it): a copy of the variables on each worker, gradients averaged over the
+    network. Worker 0 is the chief; the others print nothing more on stdout."""
+    try:
+        config = json.loads(os.environ['TF_CONFIG'])
+        workers, task = config['cluster']['worker'], config['task']
+        if task['type'] != 'worker' or not 0 <= task['index'] < len(workers):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise InputError('TF_CONFIG must be {"cluster": {"worker": ["host:port", ...]}, '
+                         '"task": {"type": "worker", "index": N}} with N one of the '
+                         'workers (README, several machines), got %.200r'
+                         % os.environ['TF_CONFIG'])
+    # Collectives over gRPC; a worker that stops answering is found within a minute
+    # and every collective then fails instead of waiting for it forever.
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    print('Worker {} of a cluster of {} ({}){}'.format(
+        task['index'], len(workers), ', '.join(workers),
+        '' if task['index'] == 0 else ': worker 0 prints the progress and writes the run'),
+        flush=True)
+    if task['index'] != 0:
+        sys.stdout = open(os.devnull, 'w')
+    return strategy
+
+
+def is_chief(strategy):
+    """Whether this process writes the run: always, but on a cluster's workers 1, 2..."""
+    resolver = getattr(strategy, 'cluster_resolver', None)
+    return resolver is None or resolver.task_id in (0, None)
+
+
+def agree(strategy, args, ignored=('data_dir', 'train_dir', 'seed')):
+    """On a cluster: every worker takes the chief's seed (drawn there when --seed is
+    not given), and all must have the same flags, or each stops with one line.
+
+    Returns:
+      The seed to use.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return args.seed
+    flags = {flag: value for flag, value in vars(args).items() if flag not in ignored}
+    fingerprint = zlib.crc32(json.dumps(flags, sort_keys=True).encode())
+    def share():  # the seed of the chief's first device, and each one's fingerprint
+        first = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
+        return tf.stack([args.seed * tf.cast(first, tf.int64),
+                         tf.constant(fingerprint, tf.int64)])
+    total = tf.function(lambda: strategy.reduce('SUM', strategy.run(share), None))()
+    if int(total[1]) != fingerprint * strategy.num_replicas_in_sync:
+        raise InputError('the workers were started with different flags: start each '
+                         'with the same flags (only --data_dir and --train_dir may differ)')
+    return int(total[0])

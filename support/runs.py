@@ -11,13 +11,17 @@ msvcrt on Windows), so a second process cannot write into it; the lock ends with
 process, also a killed one. Checkpoints are found by listing the run's own folder: the
 `checkpoint` state file TensorFlow writes beside them is never read, so a tampered one
 cannot make a run load or delete files elsewhere; flags.json is read as plain JSON,
-size-capped, and each value checked as if it were typed on the command line.
+size-capped, and each value checked as if it were typed on the command line. On a
+cluster, the workers other than the chief get a WorkerRun: a temporary folder for what
+they save, removed at the end, so train_dir holds the chief's run alone.
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 
 from support import cli
@@ -249,7 +253,7 @@ def _checked_value(parser, flag, value, run):
     return value
 
 
-def open_run(args, model, defaults):
+def open_run(args, model, defaults, chief=True):
     """The run args describe, locked, with its flags recorded: a new folder, or the
     run named by args.resume (as parse_flags() set it).
 
@@ -257,7 +261,12 @@ def open_run(args, model, defaults):
       args: the parsed flags.
       model: the run's kind, the first word of its name: 'fc', 'cnn', 'softmax'.
       defaults: the flags' defaults (a Namespace), to name the run.
+      chief: False for the other workers of a cluster: they get a temporary folder,
+        removed when the run closes, and restore from the run args.resume names (the
+        chief alone writes in train_dir, as TensorFlow's multi-worker guide does).
     """
+    if not chief:
+        return WorkerRun(args.resume and Run(os.path.join(args.train_dir, args.resume)))
     if args.resume is None:
         run = new_run(args.train_dir, run_name(model, args, defaults))
     else:
@@ -265,6 +274,23 @@ def open_run(args, model, defaults):
         run.lock()
     run.record(model, args)  # on resume: a new max_steps or data_dir
     return run
+
+
+class WorkerRun(Run):
+    """A cluster worker's run other than the chief's: a temporary folder for what
+    it must save along with the chief, restored from the chief's run (shared storage)."""
+
+    def __init__(self, shared=None):
+        super().__init__(tempfile.mkdtemp(prefix='worker-'))
+        self.shared = shared
+        if shared is not None:
+            self.name = shared.name
+
+    def restore(self, checkpoint, path=None):
+        return self.shared.restore(checkpoint, path)
+
+    def close(self):
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def new_run(train_dir, name):

@@ -183,29 +183,13 @@ def test_resume_continues_and_refuses_other_channels(tiny_cifar, tmp_path):
     assert_one_line_error(other, 'was trained with --channels 4', 'leave --channels out')
 
 
-def test_mirrored_training_on_two_logical_devices(tiny_cifar, tmp_path):
-    train_dir = tmp_path / 'tf_logs'
-    result = train_cnn(tiny_cifar, train_dir, '--max_steps', 300,
-                       env={'CPU_DEVICES': '2'})
-    assert result.returncode == 0, result.stderr
-    assert 'Training on 2 devices: ' in result.stdout
-    assert 'CPU:1' in result.stdout
-    events = read_events(run_folder(train_dir))
-    losses = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors('Loss/loss')]
-    assert len(losses) == 3 and losses[-1] < losses[0]
-    assert printed_value(result.stdout, 'Test accuracy') > 0.3
-    # The checkpoint of mirrored variables restores on one device.
-    restored = restore(tiny_cifar, train_dir)
-    assert printed_value(restored.stdout, 'Test accuracy') == \
-        printed_value(result.stdout, 'Test accuracy')
-
-
 @pytest.mark.parametrize('flags, env, message', [
     (['--channels', 0], None, 'argument --channels: must be > 0, got 0'),
     (['--label_smoothing', 1], None, 'argument --label_smoothing: must be >= 0 and < 1'),
     (['--dtype', 'float16'], None, "argument --dtype: invalid choice: 'float16'"),
     (['--max_steps', 1], {'CPU_DEVICES': 'many'}, 'CPU_DEVICES must be a number'),
     (['--batch_size', 1], {'CPU_DEVICES': '2'}, 'at least the number of devices (2)'),
+    (['--max_steps', 1], {'TF_CONFIG': '{"cluster": {}}'}, 'TF_CONFIG must be {"cluster"'),
 ])
 def test_run_cnn_model_rejects_bad_input(tiny_cifar, tmp_path, flags, env, message):
     result = train_cnn(tiny_cifar, tmp_path / 'tf_logs', *flags, env=env)
