@@ -212,8 +212,9 @@ def training(tape, loss, model, learning_rate, momentum=0.9):
     gradients = tf.distribute.get_replica_context().all_reduce('mean', gradients)
     with tf.name_scope('GradientDescent'):
         for variable, gradient, velocity in zip(variables, gradients, model.velocities):
-            velocity.assign(momentum * velocity + gradient)
-            variable.assign_sub(learning_rate * (gradient + momentum * velocity))
+            new_velocity = momentum * velocity + gradient
+            velocity.assign(new_velocity)
+            variable.assign_sub(learning_rate * (gradient + momentum * new_velocity))
         model.global_step.assign_add(1)
 
 

@@ -49,11 +49,8 @@ def finish(processes, timeout=300):
 
 def test_two_workers_train_as_one_process_on_two_devices_and_only_the_chief_writes(
         tiny_cifar, tmp_path):
-    # Without momentum the two end bit for bit alike; with it, the optimizer's graph
-    # differs by a rounding of the last bit, which training then amplifies.
-    flags = ['--data_dir', tiny_cifar, '--channels', 4, '--batch_size', 200,
-             '--max_steps', 20, '--learning_rate', 0.05, '--momentum', 0, '--seed', 3,
-             '--dtype', 'float32']
+    flags = ['--data_dir', tiny_cifar, '--channels', 4, '--batch_size', 100,
+             '--max_steps', 30, '--seed', 3, '--dtype', 'float32']
     scratch = tmp_path / 'scratch'
     scratch.mkdir()
     workers = start_workers(flags + ['--train_dir', tmp_path / 'cluster'], tmp_path, scratch)
@@ -65,8 +62,8 @@ def test_two_workers_train_as_one_process_on_two_devices_and_only_the_chief_writ
     assert 'Training on 2 devices: ' in devices.stdout and 'CPU:1' in devices.stdout
 
     cluster_run, devices_run = run_folder(tmp_path / 'cluster'), run_folder(tmp_path / 'devices')
-    cluster = checkpoint_weights(cluster_run / 'checkpoint-20')
-    two_devices = checkpoint_weights(devices_run / 'checkpoint-20')
+    cluster = checkpoint_weights(cluster_run / 'checkpoint-30')
+    two_devices = checkpoint_weights(devices_run / 'checkpoint-30')
     assert sorted(cluster) == sorted(two_devices)
     for name in cluster:
         if cluster[name].dtype != object:
