@@ -77,8 +77,11 @@ def cluster_strategy():
                          '"task": {"type": "worker", "index": N}} with N one of the '
                          'workers (README, several machines), got %.200r'
                          % os.environ['TF_CONFIG'])
-    # Collectives over gRPC; a worker that stops answering is found within a minute
-    # and every collective then fails instead of waiting for it forever.
+    # Collectives over gRPC. A worker that dies breaks its connections, and one that
+    # hangs fails TensorFlow's health check of the peers (every 30 s): either way
+    # every collective then fails, and cli.run says so in one line, so TensorFlow's
+    # own warnings and errors about it are not shown.
+    tf.get_logger().setLevel('CRITICAL')
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     print('Worker {} of a cluster of {} ({}){}'.format(
         task['index'], len(workers), ', '.join(workers),
@@ -106,6 +109,7 @@ def agree(strategy, args, ignored=('data_dir', 'train_dir', 'seed')):
         return args.seed
     flags = {flag: value for flag, value in vars(args).items() if flag not in ignored}
     fingerprint = zlib.crc32(json.dumps(flags, sort_keys=True).encode())
+
     def share():  # the seed of the chief's first device, and each one's fingerprint
         first = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
         return tf.stack([args.seed * tf.cast(first, tf.int64),
