@@ -60,6 +60,8 @@ def run_name(model, args, defaults):
 class Run:
     """A run's folder: its lock and its checkpoints (the scripts write its logs)."""
 
+    kept = True  # the folder outlives the process
+
     def __init__(self, path):
         self.path = path
         self.name = os.path.basename(path)
@@ -286,8 +288,13 @@ class WorkerRun(Run):
         if shared is not None:
             self.name = shared.name
 
+    kept = False
+
     def restore(self, checkpoint, path=None):
         return self.shared.restore(checkpoint, path)
+
+    def resume_command(self, script, train_dir):
+        return 'the same command with --resume on every worker'
 
     def close(self):
         shutil.rmtree(self.path, ignore_errors=True)

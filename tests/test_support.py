@@ -1,6 +1,8 @@
 """The support package: zero-copy tensors, run folders and checkpoints, the training
 loop's helpers, the pictures."""
 import os
+import signal
+import sys
 
 import numpy as np
 import pytest
@@ -175,3 +177,33 @@ def test_to_hwc_reads_channel_planes():
     images = report.to_hwc(rows, (3, 4, 5))
     assert images.shape == (2, 4, 5, 3)
     assert images[1, 2, 3, 1] == rows[1, 1 * 20 + 2 * 5 + 3]
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='Windows cannot signal its own process')
+@pytest.mark.parametrize('worker', [False, True])
+def test_ctrl_c_ends_the_loop_after_the_step_with_a_checkpoint_and_the_command(
+        tmp_path, capsys, worker):
+    # A run's own folder gets the checkpoint and the command that continues it; a
+    # cluster's worker 1, 2... (a WorkerRun, whose folder goes at the end) neither.
+    run = runs.WorkerRun() if worker else runs.new_run(str(tmp_path), 'fc_a')
+    model, checkpoint = small_checkpoint(step=3)
+    taken = []
+    with pytest.raises(SystemExit) as stopped:
+        for step in training.steps(model.global_step, 10, run, checkpoint,
+                                   run.resume_command('run_fc_model.py', 'tf_logs')):
+            taken.append(step)
+            model.global_step.assign_add(1)
+            if step == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+    assert stopped.value.code == 130 and taken == [3, 4, 5]
+    message = capsys.readouterr().err.strip()
+    if worker:
+        assert message == ('Interrupted at step 6: continue with the same command with '
+                           '--resume on every worker')
+        run.close()
+        assert not os.path.exists(run.path)
+    else:
+        assert message == ('Interrupted at step 6: saved checkpoint %s; continue with: '
+                           'python run_fc_model.py --resume fc_a'
+                           % run.checkpoint_path(6))
+        assert run.checkpoints() == [6]
