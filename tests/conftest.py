@@ -173,7 +173,12 @@ class LoopbackServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that
+                    super().handle_error(request, client_address)  # gave up, as tested
+
+        self.httpd = Server(('127.0.0.1', 0), Handler)
         self.url = 'http://127.0.0.1:%d%s' % (self.httpd.server_port, path)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
