@@ -7,13 +7,14 @@ seed included (drawn at random when --seed is not given), so `--resume` alone
 continues the very same run: parse_flags() fills in the recorded flags, refuses a
 different value for any that shapes the result, and says when a run has nothing left
 to do. While a run trains, it holds an OS lock on its folder (fcntl on Linux and macOS,
-msvcrt on Windows), so a second process cannot write into it; the lock ends with the
-process, also a killed one. Checkpoints are found by listing the run's own folder: the
-`checkpoint` state file TensorFlow writes beside them is never read, so a tampered one
-cannot make a run load or delete files elsewhere; flags.json is read as plain JSON,
-size-capped, and each value checked as if it were typed on the command line. On a
-cluster, the workers other than the chief get a WorkerRun: a temporary folder for what
-they save, removed at the end, so train_dir holds the chief's run alone.
+msvcrt on Windows), so a second process cannot write into it; the lock ends when the
+script closes the run (`with run:`) or with the process, also a killed one.
+Checkpoints are found by listing the run's own folder: the `checkpoint` state file
+TensorFlow writes beside them is never read, so a tampered one cannot make a run load
+or delete files elsewhere; flags.json is read as plain JSON, size-capped, and each value
+checked as if it were typed on the command line. On a cluster, the workers other than
+the chief get a WorkerRun: a temporary folder for what they save, removed at the end,
+so train_dir holds the chief's run alone.
 """
 import argparse
 import json

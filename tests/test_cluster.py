@@ -14,8 +14,9 @@ import pytest
 from conftest import (ROOT, checkpoint_weights, printed_value, restore, run_folder,
                       run_subprocess)
 
-pytestmark = pytest.mark.skipif(sys.platform == 'win32',
-                                reason='not run on Windows: its firewall asks before a worker may listen')
+pytestmark = pytest.mark.skipif(
+    sys.platform == 'win32',
+    reason='not run on Windows: its firewall asks before a worker may listen')
 
 
 def free_ports(count):
