@@ -223,18 +223,22 @@ def run(main, args):
     """
     slow_exit = os.environ.get('TUTORIAL_SLOW_EXIT') == '1'
     try:
-        _run(main, args, slow_exit)
+        _run(main, args)
+        status = 0
     except SystemExit as e:
         if slow_exit or not os.environ.get('TF_CONFIG'):
             raise
         if isinstance(e.code, str):
             print(e.code, file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(e.code if isinstance(e.code, int) else int(e.code is not None))
+        status = e.code if isinstance(e.code, int) else int(e.code is not None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if not slow_exit:
+        os._exit(status)
 
 
-def _run(main, args, slow_exit):
+def _run(main, args):
+    """main(args), each way it can fail turned into SystemExit."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main(args)
@@ -251,10 +255,6 @@ def _run(main, args, slow_exit):
         if not isinstance(e, MemoryError) and type(e).__name__ != 'ResourceExhaustedError':
             raise
         sys.exit('Error: out of memory: try a smaller network (--hidden1) or --batch_size')
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if not slow_exit:
-        os._exit(0)
 
 
 def check_batch_size(batch_size, num_train):

@@ -61,8 +61,6 @@ def run_name(model, args, defaults):
 class Run:
     """A run's folder: its lock and its checkpoints (the scripts write its logs)."""
 
-    kept = True  # the folder outlives the process
-
     def __init__(self, path):
         self.path = path
         self.name = os.path.basename(path)
@@ -149,6 +147,14 @@ class Run:
         except OSError:
             return []
         return sorted(int(m.group(1)) for m in map(CHECKPOINT.match, names) if m)
+
+    def save_at_stop(self, checkpoint, step, resume_command):
+        """What Ctrl-C or SIGTERM leaves: the checkpoint of step (unless it was just
+        saved), and the end of the line that says so and how to continue."""
+        saved = self.checkpoint_path(step)
+        if self.latest_checkpoint() != saved:
+            saved = self.save(checkpoint, step)
+        return ': saved checkpoint {}; continue with: {}'.format(saved, resume_command)
 
     def resume_command(self, script, train_dir):
         """The command line that continues this run."""
@@ -289,13 +295,12 @@ class WorkerRun(Run):
         if shared is not None:
             self.name = shared.name
 
-    kept = False
-
     def restore(self, checkpoint, path=None):
         return self.shared.restore(checkpoint, path)
 
-    def resume_command(self, script, train_dir):
-        return 'the same command with --resume on every worker'
+    def save_at_stop(self, checkpoint, step, resume_command):
+        # The chief saves the run; this folder goes with the process.
+        return ': continue with the same command with --resume on every worker'
 
     def close(self):
         shutil.rmtree(self.path, ignore_errors=True)

@@ -114,14 +114,8 @@ def steps(global_step, max_steps, run=None, checkpoint=None, resume_command=None
             yield step
             if received:
                 message = '\nInterrupted at step {}'.format(step + 1)
-                if checkpoint is not None and not run.kept:  # a cluster's worker 1, 2...
-                    message += ': continue with ' + resume_command
-                elif checkpoint is not None:
-                    saved = run.checkpoint_path(step + 1)
-                    if run.latest_checkpoint() != saved:
-                        saved = run.save(checkpoint, step + 1)
-                    message += ': saved checkpoint {}; continue with: {}'.format(
-                        saved, resume_command)
+                if checkpoint is not None:
+                    message += run.save_at_stop(checkpoint, step + 1, resume_command)
                 print(message, file=sys.stderr, flush=True)
                 sys.exit(128 + received[0])
     finally:
