@@ -70,6 +70,18 @@ def tiny_cifar(tmp_path_factory):
     return write_cifar(tmp_path_factory.mktemp('data') / 'cifar-10-batches-py')
 
 
+@pytest.fixture(scope='session')
+def fc_run(tiny_cifar, tmp_path_factory):
+    """The train_dir of one 300-step run_fc_model.py run, shared by the tests that read
+    it or copy it (none changes it)."""
+    train_dir = tmp_path_factory.mktemp('fc_run') / 'tf_logs'
+    result = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
+                        train_dir, '--batch_size', 100, '--max_steps', 300,
+                        cwd=train_dir.parent)
+    assert result.returncode == 0, result.stderr
+    return train_dir
+
+
 def run_script(script, *args, cwd=None, env=None):
     """`python script args` in this process: the script's own cli.start(parse_args) and
     cli.run(main, args), in cwd with env added, as a subprocess.CompletedProcess (what

@@ -198,35 +198,25 @@ def test_a_tampered_state_file_reaches_nothing_outside_the_run(tiny_cifar, tmp_p
         assert printed_value(again.stdout, 'Current step:') == 900
 
 
-@pytest.fixture(scope='module')
-def trained_run(tiny_cifar, tmp_path_factory):
-    train_dir = tmp_path_factory.mktemp('hardening') / 'tf_logs'
-    result = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
-                        train_dir, '--max_steps', 100, '--batch_size', 100,
-                        cwd=train_dir.parent)
-    assert result.returncode == 0, result.stderr
-    return train_dir
-
-
-def test_a_truncated_checkpoint_is_one_line(tiny_cifar, trained_run, tmp_path):
+def test_a_truncated_checkpoint_is_one_line(tiny_cifar, fc_run, tmp_path):
     train_dir = tmp_path / 'tf_logs'
-    shutil.copytree(trained_run, train_dir)
-    data, = train_dir.glob('*/checkpoint-100.data-*')
+    shutil.copytree(fc_run, train_dir)
+    data, = train_dir.glob('*/checkpoint-300.data-*')
     data.write_bytes(data.read_bytes()[:100])
     result = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir',
                         train_dir, cwd=tmp_path)
-    assert_one_line_error(result, 'checkpoint-100', 'damaged')
+    assert_one_line_error(result, 'checkpoint-300', 'damaged')
 
 
 # 4. Two runs in one folder ---------------------------------------------------------------
 
-def test_a_run_folder_in_use_is_refused_and_a_dead_runs_lock_is_not(tiny_cifar,
-                                                                    trained_run, tmp_path):
+def test_a_run_folder_in_use_is_refused_and_a_dead_runs_lock_is_not(tiny_cifar, fc_run,
+                                                                    tmp_path):
     from support import runs
     if runs.fcntl is None and runs.msvcrt is None:
         pytest.skip('neither fcntl nor msvcrt: no OS lock on this platform')
     train_dir = tmp_path / 'tf_logs'
-    shutil.copytree(trained_run, train_dir)
+    shutil.copytree(fc_run, train_dir)
     run, = train_dir.iterdir()
     holder = subprocess.Popen(
         [sys.executable, '-u', str(ROOT / 'run_fc_model.py'), '--data_dir', str(tiny_cifar),
@@ -237,7 +227,7 @@ def test_a_run_folder_in_use_is_refused_and_a_dead_runs_lock_is_not(tiny_cifar,
             if line.startswith('Step'):
                 break
         second = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
-                            train_dir, '--batch_size', 100, '--max_steps', 300,
+                            train_dir, '--batch_size', 100, '--max_steps', 400,
                             '--resume', run.name, cwd=tmp_path)
         assert_one_line_error(second, 'run %s is in use by another process (pid %d)'
                               % (run.name, holder.pid))
@@ -245,9 +235,10 @@ def test_a_run_folder_in_use_is_refused_and_a_dead_runs_lock_is_not(tiny_cifar,
         holder.kill()  # dies holding the lock
         holder.communicate()
     third = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir', train_dir,
-                       '--batch_size', 100, '--max_steps', 300, '--resume', run.name,
+                       '--batch_size', 100, '--max_steps', 400, '--resume', run.name,
                        cwd=tmp_path)
     assert third.returncode == 0, third.stderr
+    assert 'Resuming run %s from step 300' % run.name in third.stdout
 
 
 @pytest.mark.parametrize('make', [lambda p: p.write_text('a file'), None])

@@ -32,24 +32,14 @@ def test_a_real_test_image_as_png_reads_back_as_its_row(tmp_path):
         assert np.abs(shrunk - row).mean() < 1
 
 
-@pytest.fixture(scope='module')
-def trained(tiny_cifar, tmp_path_factory):
-    train_dir = tmp_path_factory.mktemp('predict') / 'tf_logs'
-    result = run_script('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
-                        train_dir, '--batch_size', 100, '--max_steps', 300,
-                        cwd=train_dir.parent)
-    assert result.returncode == 0, result.stderr
-    return train_dir
-
-
-def test_prints_the_three_likeliest_classes_of_each_image(tiny_cifar, trained, tmp_path):
+def test_prints_the_three_likeliest_classes_of_each_image(tiny_cifar, fc_run, tmp_path):
     with open(tiny_cifar / 'test_batch', 'rb') as f:
         batch = pickle.load(f, encoding='latin1')
     classes = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
                'truck']
     images = [str(write_png(tmp_path / ('%d.png' % i), batch['data'][i])) for i in range(4)]
     # The run recorded its data folder, so no --data_dir is needed.
-    result = run_script('predict_image.py', *images, '--train_dir', trained, cwd=tmp_path)
+    result = run_script('predict_image.py', *images, '--train_dir', fc_run, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith('Run fc_') and lines[0].endswith('step 300:')
@@ -74,11 +64,11 @@ def test_a_file_that_is_not_an_image_is_one_line(tmp_path):
 @pytest.mark.parametrize('make, fragment', [
     (lambda p: p.write_text('text'), 'is not an image TensorFlow can read'),
     (None, 'cannot read')])
-def test_bad_images_and_no_run_are_one_line(trained, tmp_path, make, fragment):
+def test_bad_images_and_no_run_are_one_line(fc_run, tmp_path, make, fragment):
     image = tmp_path / 'photo.jpg'
     if make:
         make(image)
-    result = run_script('predict_image.py', image, '--train_dir', trained, cwd=tmp_path)
+    result = run_script('predict_image.py', image, '--train_dir', fc_run, cwd=tmp_path)
     assert_one_line_error(result, fragment, 'photo.jpg')
     png = write_png(tmp_path / 'ok.png', np.zeros(3072))
     none = run_script('predict_image.py', png, '--train_dir', tmp_path / 'empty',

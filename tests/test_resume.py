@@ -10,18 +10,12 @@ import numpy as np
 import pytest
 
 from conftest import (ROOT, assert_bitwise_equal, assert_one_line_error, printed_value,
-                      run_script, sends_signals)
+                      run_folder, run_script, sends_signals)
 
 FC = ['--hidden1', 8, '--batch_size', 50, '--max_steps', 300, '--checkpoint_every', 100,
       '--seed', 3]
 CNN = ['--channels', 4, '--batch_size', 20, '--max_steps', 30, '--checkpoint_every', 10,
        '--dtype', 'float32', '--seed', 5]
-
-
-def only_run(train_dir):
-    runs = [p for p in train_dir.iterdir() if p.is_dir()]
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def train(script, data, train_dir, *flags):
@@ -52,7 +46,7 @@ def fc_reference(tiny_cifar, tmp_path_factory):
     """The final checkpoint of the FC run left alone."""
     train_dir = tmp_path_factory.mktemp('reference') / 'tf_logs'
     train('run_fc_model.py', tiny_cifar, train_dir, *FC)
-    return only_run(train_dir) / 'checkpoint-300'
+    return run_folder(train_dir) / 'checkpoint-300'
 
 
 @pytest.mark.parametrize('signum, status', [
@@ -66,7 +60,7 @@ def test_fc_resumed_after_a_signal_ends_as_the_run_left_alone(
     code, out, err = interrupted('run_fc_model.py', tiny_cifar, train_dir, FC, signum,
                                  'Saved checkpoint')
     assert code == status if status else code != 0, err
-    run = only_run(train_dir)
+    run = run_folder(train_dir)
     if signum != 'kill':  # one line that names the command to continue with
         lines = err.strip().splitlines()
         assert len(lines) == 1 and 'saved checkpoint' in lines[0], err
@@ -89,8 +83,8 @@ def test_cnn_resumed_after_ctrl_c_ends_as_the_run_left_alone(tiny_cifar, tmp_pat
                                signal.SIGINT, 'Saved checkpoint')
     assert code == 130, err
     train('run_cnn_model.py', tiny_cifar, train_dir, '--resume')
-    assert_bitwise_equal(only_run(train_dir) / 'checkpoint-30',
-                         only_run(reference_dir) / 'checkpoint-30')
+    assert_bitwise_equal(run_folder(train_dir) / 'checkpoint-30',
+                         run_folder(reference_dir) / 'checkpoint-30')
 
 
 def test_a_run_without_seed_resumes_exactly_too(tiny_cifar, tmp_path):
@@ -98,14 +92,14 @@ def test_a_run_without_seed_resumes_exactly_too(tiny_cifar, tmp_path):
     flags = [f for f in FC if f not in ('--seed', 3)]
     alone_dir, train_dir = tmp_path / 'alone' / 'tf_logs', tmp_path / 'tf_logs'
     train('run_fc_model.py', tiny_cifar, train_dir, *flags)
-    run = only_run(train_dir)
+    run = run_folder(train_dir)
     seed = json.loads((run / 'flags.json').read_text())['flags']['seed']
     for name in os.listdir(run):  # as if killed just after the checkpoint at step 100
         if name.startswith(('checkpoint-200', 'checkpoint-300')):
             os.remove(run / name)
     train('run_fc_model.py', tiny_cifar, train_dir, '--resume')
     train('run_fc_model.py', tiny_cifar, alone_dir, *flags, '--seed', seed)
-    assert_bitwise_equal(run / 'checkpoint-300', only_run(alone_dir) / 'checkpoint-300')
+    assert_bitwise_equal(run / 'checkpoint-300', run_folder(alone_dir) / 'checkpoint-300')
 
 
 def test_extending_a_finished_run_equals_the_longer_run(tiny_cifar, tmp_path, fc_reference):
@@ -114,7 +108,7 @@ def test_extending_a_finished_run_equals_the_longer_run(tiny_cifar, tmp_path, fc
     shorter[shorter.index('--max_steps') + 1] = '200'
     train('run_fc_model.py', tiny_cifar, train_dir, *shorter)
     train('run_fc_model.py', tiny_cifar, train_dir, '--resume', '--max_steps', 300)
-    assert_bitwise_equal(only_run(train_dir) / 'checkpoint-300', fc_reference)
+    assert_bitwise_equal(run_folder(train_dir) / 'checkpoint-300', fc_reference)
 
 
 def test_resuming_a_finished_run_says_so_and_changes_nothing(tiny_cifar, fc_reference):
@@ -165,7 +159,7 @@ def test_a_damaged_flags_file_is_one_line(fc_reference, tmp_path, content, fragm
     import shutil
     train_dir = tmp_path / 'tf_logs'
     shutil.copytree(fc_reference.parent.parent, train_dir)
-    (only_run(train_dir) / 'flags.json').write_bytes(content)
+    (run_folder(train_dir) / 'flags.json').write_bytes(content)
     result = run_script('run_fc_model.py', '--train_dir', train_dir, '--resume',
                         '--max_steps', 400, cwd=tmp_path)
     assert_one_line_error(result, fragment)
@@ -179,7 +173,7 @@ def test_restore_rebuilds_the_recorded_network_and_old_runs_still_restore(
     restored = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir',
                           train_dir, cwd=tmp_path)
     assert 'hidden1 = 8' in restored.stdout and 'Current step: 300' in restored.stdout
-    (only_run(train_dir) / 'flags.json').unlink()  # as runs made before flags.json
+    (run_folder(train_dir) / 'flags.json').unlink()  # as runs made before flags.json
     old = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir', train_dir,
                      cwd=tmp_path)
     assert old.returncode == 0, old.stderr

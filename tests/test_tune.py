@@ -6,10 +6,9 @@ import sys
 
 import pytest
 import tensorflow as tf
-from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
-from conftest import ROOT, run_script, sends_signals
+from conftest import ROOT, printed_value, read_events, run_script, sends_signals
 
 
 def trial_lines(output):
@@ -60,12 +59,10 @@ def test_runs_log_their_hyperparameters_and_test_accuracy(tiny_cifar, tmp_path):
         result = run_script(script, '--data_dir', tiny_cifar, '--max_steps', 200,
                             '--batch_size', 100, *flags, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        printed['fc' if script == 'run_fc_model.py' else 'so'] = float(re.search(r'^Test accuracy ([\d.]+)$', result.stdout,
-                                              re.M).group(1))
+        printed['fc' if script == 'run_fc_model.py' else 'so'] = printed_value(
+            result.stdout, 'Test accuracy')
     for folder in (tmp_path / 'tf_logs').iterdir():
-        events = event_accumulator.EventAccumulator(
-            str(folder), size_guidance={event_accumulator.TENSORS: 0})
-        events.Reload()
+        events = read_events(folder)
         content = events.PluginTagToContent(metadata.PLUGIN_NAME)
         data = plugin_data_pb2.HParamsPluginData.FromString(
             content[metadata.SESSION_START_INFO_TAG])
