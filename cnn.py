@@ -11,14 +11,16 @@ channels into larger patterns.
 Max pooling keeps the largest value of each 2x2 square: the image halves in width and
 height, so the next filters see twice as far for the same cost, and a pattern that
 moves by a pixel still gives the same output. Batch normalisation rescales each channel
-to mean 0 and variance 1 over the batch (then by a learned scale and shift), so every
+to mean 0 and variance 1 over the batch (then shifts it by a learned amount), so every
 layer's inputs keep one size while the weights before it change: training tolerates a
 large learning rate and converges in a few epochs instead of hundreds.
 
-The network: a convolution of the colour channels, then three blocks of (convolution,
-max pooling, batch norm, ReLU, convolution, batch norm, ReLU), each with twice the
-channels of the one before on a quarter of the pixels, and a last layer, as in Part 2,
-that gives one score per class from the largest response of each final channel.
+The network follows the fastest known CIFAR-10 trainers (Keller Jordan's airbench,
+2024): a first layer of 2x2 filters that is not learned but computed from the data
+(whitening, below), then three blocks of (convolution, max pooling, batch norm, ReLU,
+convolution, batch norm, ReLU), the first with `channels` channels and the others
+with twice as many, and a last layer, as in Part 2, that gives one score per class
+from the largest response of each final channel.
 """
 import numpy as np
 import tensorflow as tf
@@ -26,49 +28,72 @@ import tensorflow as tf
 # Accuracy does not depend on the network: evaluation() is Part 2's, unchanged.
 from two_layer_fc import evaluation  # noqa: F401
 
+WHITENING_WIDTH = 24  # two filters (+ and -) for each of the 12 numbers of a 2x2 patch
+
 
 class CNN(tf.Module):
     """The network's variables.
 
-    Filters start from a truncated normal distribution with standard deviation
-    1/sqrt(fan-in), as in Part 2 (the fan-in of a 3x3 filter on C channels is 9*C).
-    Each batch norm has a learned scale (gamma, starting at 1) and shift (beta, 0),
-    and the running mean and variance of its inputs, used to classify test images one
-    by one. velocities hold the momentum of training() and global_step counts steps:
-    both are saved in every checkpoint with the weights.
+    Each 3x3 filter starts uniform in +-1/sqrt(fan-in) (the fan-in of a 3x3 filter on
+    C channels is 9*C), except that the first filters of each convolution pass their
+    input channel through unchanged (an identity): a new network starts by passing the
+    whitened image on, and learns what to add to it. Batch norms have a learned shift
+    (beta) and the running mean and variance of their inputs, used to classify test
+    images. velocities (momentum), averages (lookahead) and global_step are saved in
+    every checkpoint with the weights, so a resumed run continues exactly.
     """
 
-    def __init__(self, channels, classes, reg_constant=0.0, dtype=tf.float32):
+    def __init__(self, channels, classes, whitening=None, reg_constant=0.0,
+                 dtype=tf.float32):
         super().__init__(name='cnn')
         self.reg_constant = reg_constant
-        self.dtype = dtype  # what the convolutions compute in (bfloat16 is faster)
-        # (channels in, channels out) of each 3x3 convolution: one on the colour
-        # channels, then two per block, each block twice as wide as the one before.
-        shapes = [(3, channels)]
-        for width_in, width in [(channels, channels), (channels, 2 * channels),
-                                (2 * channels, 4 * channels)]:
-            shapes += [(width_in, width), (width, width)]
+        self.dtype = dtype  # what the convolutions compute in (float32 or bfloat16)
+        with tf.name_scope('Whitening'):
+            # Computed by whitening_filters() and kept fixed; None: learned instead.
+            self.whitening = variable(
+                uniform([2, 2, 3, WHITENING_WIDTH], 12) if whitening is None
+                else whitening, 'filters', trainable=whitening is None)
+            self.whitening_bias = variable(tf.zeros([WHITENING_WIDTH]), 'bias')
+        widths = [WHITENING_WIDTH, channels, 2 * channels, 2 * channels]
         self.filters, self.batch_norms = [], []
-        for layer, (width_in, width) in enumerate(shapes):
-            with tf.name_scope('Conv%d' % (layer + 1)):
-                self.filters.append(variable(tf.random.truncated_normal(
-                    [3, 3, width_in, width], stddev=1.0 / np.sqrt(9 * width_in)),
-                    'filters'))
-                self.batch_norms.append(BatchNorm(width))
+        for block, (width_in, width) in enumerate(zip(widths, widths[1:])):
+            for layer, fan_in in enumerate([width_in, width]):
+                with tf.name_scope('Conv%d_%d' % (block + 1, layer + 1)):
+                    filters = uniform([3, 3, fan_in, width], 9 * fan_in).numpy()
+                    same = np.arange(min(fan_in, width))  # outputs that copy an input
+                    filters[:, :, :, same] = 0
+                    filters[1, 1, same, same] = 1
+                    self.filters.append(variable(filters, 'filters'))
+                    self.batch_norms.append(BatchNorm(width))
         with tf.name_scope('Output'):
-            self.weights = variable(tf.random.truncated_normal(
-                [4 * channels, classes], stddev=1.0 / np.sqrt(4 * channels)), 'weights')
-            self.biases = variable(tf.zeros([classes]), 'biases')
+            self.weights = variable(uniform([2 * channels, classes], 2 * channels),
+                                    'weights')
         self.velocities = [variable(tf.zeros_like(v), 'velocity', trainable=False)
                            for v in self.trainable_variables]
+        self.averages = [variable(v, 'average', trainable=False)
+                         for v in self.averaged_variables()]
         self.global_step = tf.Variable(
             0, dtype=tf.int64, trainable=False, name='global_step',
             aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
+    def averaged_variables(self):
+        """What lookahead() averages: the weights and the batch norms' statistics."""
+        return list(self.trainable_variables) + [
+            s for norm in self.batch_norms for s in (norm.mean, norm.variance)]
+
     def regularization_loss(self):
-        """reg_constant * sum(w**2) / 2 over the filters and the output weights."""
+        """reg_constant * sum(w**2) / 2 over the weights and the biases; a bias moves
+        BIAS_SPEEDUP times faster (training()), so its penalty is that much smaller,
+        and every weight shrinks by the same share of itself at each step."""
+        biases = [n.beta for n in self.batch_norms]
         return self.reg_constant * tf.add_n(
-            [tf.nn.l2_loss(w) for w in self.filters + [self.weights]])
+            [tf.nn.l2_loss(w) for w in self.filters + [self.weights, self.whitening_bias]]
+            + [tf.nn.l2_loss(b) / BIAS_SPEEDUP for b in biases])
+
+
+def uniform(shape, fan_in):
+    """Random weights, uniform in +-1/sqrt(fan_in): outputs of about the inputs' size."""
+    return tf.random.uniform(shape, -1 / np.sqrt(fan_in), 1 / np.sqrt(fan_in))
 
 
 def variable(initial_value, name, trainable=True):
@@ -78,15 +103,41 @@ def variable(initial_value, name, trainable=True):
                        aggregation=tf.VariableAggregation.MEAN)
 
 
-class BatchNorm(tf.Module):
-    """One batch normalisation: y = gamma * (x - mean) / sqrt(variance + 0.001) + beta
-    for each channel, with the mean and variance of the batch while training (and a
-    running average of them, for testing) or that running average at test time."""
+def whitening_filters(images, epsilon=5e-4):
+    """The first layer's filters: whitening of the images' 2x2 patches.
 
-    def __init__(self, channels, momentum=0.9):
+    Neighbouring pixels and colours are strongly correlated, so most of a patch's 12
+    numbers repeat the others. The eigenvectors of the patches' covariance are the
+    directions in which patches vary independently; projecting on each, divided by
+    the square root of its eigenvalue, gives 12 uncorrelated outputs of variance 1,
+    fine details as loud as broad shades. Each comes as + and -, so that the ReLU after
+    it keeps both signs.
+
+    Args:
+      images: float32 array [count, 32, 32, 3]: centred training images.
+      epsilon: added to the eigenvalues, so that the faintest directions (mostly
+        noise) are not blown up.
+
+    Returns:
+      float32 array [2, 2, 3, 24]: the filters.
+    """
+    patches = np.lib.stride_tricks.sliding_window_view(images, (2, 2), axis=(1, 2))
+    patches = patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, 12)  # (y, x, colour)
+    covariance = (patches.T @ patches).astype(np.float64) / len(patches)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    filters = (eigenvectors / np.sqrt(eigenvalues + epsilon)).reshape(2, 2, 3, 12)
+    return np.concatenate([filters, -filters], axis=-1).astype(np.float32)
+
+
+class BatchNorm(tf.Module):
+    """One batch normalisation: y = (x - mean) / sqrt(variance + 1e-5) + beta for
+    each channel, with the mean and variance of the batch while training (and a
+    running average of them, for testing) or that running average at test time. Its
+    scale is fixed at 1: the next convolution's weights can scale it anyway."""
+
+    def __init__(self, channels, momentum=0.6):
         super().__init__()
         self.momentum = momentum
-        self.gamma = variable(tf.ones([channels]), 'gamma')
         self.beta = variable(tf.zeros([channels]), 'beta')
         self.mean = variable(tf.zeros([channels]), 'mean', trainable=False)
         self.variance = variable(tf.ones([channels]), 'variance', trainable=False)
@@ -95,7 +146,7 @@ class BatchNorm(tf.Module):
         # TensorFlow's fused kernel computes the statistics and the formula above in
         # one pass over x, and so its gradient: twice as fast as separate operations.
         y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=self.gamma, offset=self.beta, epsilon=0.001,
+            x=x, scale=tf.ones_like(self.beta), offset=self.beta, epsilon=1e-5,
             mean=tf.zeros([0]) if training else self.mean,
             variance=tf.zeros([0]) if training else self.variance,
             is_training=training)
@@ -114,25 +165,25 @@ def to_images(rows, mean_image):
     return tf.transpose(tf.reshape(centred, [-1, 3, 32, 32]), [0, 2, 3, 1])
 
 
-def augment(images, seed):
-    """Data augmentation: flip each image left to right at random and shift it by up
-    to 2 pixels each way (filling in with the mirror image of its border). A cat is
-    still a cat, so the network sees a new variant of each image in every epoch.
+def augment(images, flip, seed):
+    """Data augmentation: flip images left to right and shift each by up to 2 pixels
+    each way (filling in with the mirror image of its border). A cat is still a cat,
+    so the network sees a new variant of each image in every epoch.
 
     Args:
       images: float32 tensor, [batch size, height, width, channels].
-      seed: int64 tensor [2]: the random choices depend on it alone (TensorFlow's
-        stateless random numbers), so a resumed run repeats them exactly.
+      flip: bool tensor [batch size]: which images to flip.
+      seed: int64 tensor [2]: the shifts depend on it alone (TensorFlow's stateless
+        random numbers), so a resumed run repeats them exactly.
 
     Returns:
       Tensor of the same shape: image i is a variant of images[i].
     """
     with tf.name_scope('Augment'):
-        flip_seed, shift_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        images = tf.image.stateless_random_flip_left_right(images, flip_seed)
+        images = tf.where(flip[:, None, None, None], tf.reverse(images, [2]), images)
         shape = tf.shape(images)
         padded = tf.pad(images, [[0, 0], [2, 2], [2, 2], [0, 0]], mode='REFLECT')
-        shifts = tf.random.stateless_uniform([shape[0], 2], shift_seed, 0, 5, tf.int32)
+        shifts = tf.random.stateless_uniform([shape[0], 2], seed, 0, 5, tf.int32)
         rows = shifts[:, 0:1] + tf.range(shape[1])  # the rows each image keeps
         columns = shifts[:, 1:2] + tf.range(shape[2])
         images = tf.gather(padded, rows, axis=1, batch_dims=1)
@@ -152,18 +203,22 @@ def inference(images, model, training=False):
       logits: float32 tensor, [batch size, classes]: one score per class.
     """
     def conv(x, layer):
-        with tf.name_scope('Conv%d' % (layer + 1)):
-            x = tf.nn.conv2d(x, tf.cast(model.filters[layer], model.dtype), 1, 'SAME')
-            if layer % 2 == 1:  # the first convolution of a block: pool after it
-                x = tf.nn.max_pool2d(x, 2, 2, 'VALID')
-            return tf.nn.relu(model.batch_norms[layer](x, training))
+        x = tf.nn.conv2d(x, tf.cast(model.filters[layer], model.dtype), 1, 'SAME')
+        if layer % 2 == 0:  # the first convolution of a block: pool after it
+            x = tf.nn.max_pool2d(x, 2, 2, 'VALID')
+        return tf.nn.relu(model.batch_norms[layer](x, training))
 
     x = tf.cast(images, model.dtype)
+    with tf.name_scope('Whitening'):  # 2x2 patches: 32x32 pixels give 31x31
+        x = tf.nn.relu(tf.nn.conv2d(x, tf.cast(model.whitening, model.dtype), 1, 'VALID')
+                       + tf.cast(model.whitening_bias, model.dtype))
     for layer in range(len(model.filters)):
-        x = conv(x, layer)
+        with tf.name_scope('Conv%d_%d' % (layer // 2 + 1, layer % 2 + 1)):
+            x = conv(x, layer)
     with tf.name_scope('Output'):
         features = tf.cast(tf.reduce_max(x, axis=[1, 2]), tf.float32)
-        logits = tf.matmul(features, model.weights) + model.biases
+        # Divided by 9: small scores at first, so training starts unconfident.
+        logits = tf.matmul(features, model.weights) / 9
         tf.summary.histogram('logits', logits)
     return logits
 
@@ -192,6 +247,9 @@ def loss(logits, labels, model, label_smoothing=0.0):
     return loss
 
 
+BIAS_SPEEDUP = 64  # batch norm shifts learn this much faster: they get small gradients
+
+
 def training(tape, loss, model, learning_rate, momentum=0.9):
     """Take one step of gradient descent with Nesterov momentum.
 
@@ -210,23 +268,53 @@ def training(tape, loss, model, learning_rate, momentum=0.9):
     variables = model.trainable_variables
     gradients = tape.gradient(loss, variables)
     gradients = tf.distribute.get_replica_context().all_reduce('mean', gradients)
+    biases = {id(n.beta) for n in model.batch_norms}
     with tf.name_scope('GradientDescent'):
         for variable, gradient, velocity in zip(variables, gradients, model.velocities):
             new_velocity = momentum * velocity + gradient
             velocity.assign(new_velocity)
-            variable.assign_sub(learning_rate * (gradient + momentum * new_velocity))
+            rate = learning_rate * (BIAS_SPEEDUP if id(variable) in biases else 1)
+            variable.assign_sub(rate * (gradient + momentum * new_velocity))
         model.global_step.assign_add(1)
 
 
-def test_logits(images, model):
+def lookahead(model, decay, active):
+    """Lookahead: keep an average of the weights and, every few steps, move it
+    towards the weights and the weights back to it. The noise of single steps
+    averages out, and the average is what training continues from.
+
+    Args:
+      model: the CNN.
+      decay: scalar tensor, 0..1: how much of the old average to keep.
+      active: scalar bool tensor: whether to do it at this step (doing nothing
+        otherwise, without a branch in the graph).
+    """
+    share = tf.where(active, 1 - decay, 0.0)
+    with tf.name_scope('Lookahead'):
+        for variable, average in zip(model.averaged_variables(), model.averages):
+            new_average = average + share * (variable - average)
+            average.assign(new_average)
+            variable.assign(tf.where(active, new_average, variable))
+
+
+def test_logits(images, model, shifts=True):
     """Scores for test images: the average of those of each image and of its mirror
-    image, a second look that costs no training (test-time augmentation).
+    image, and (shifts) of both moved by a pixel up and left, and down and right: more
+    looks that cost no training (test-time augmentation).
 
     Args:
       images: float32 tensor, [batch size, 32, 32, 3].
       model: a trained CNN.
+      shifts: False to average only the image and its mirror image.
 
     Returns:
       logits: float32 tensor, [batch size, classes].
     """
-    return (inference(images, model) + inference(tf.reverse(images, axis=[2]), model)) / 2
+    def mirrored(x):
+        return (inference(x, model) + inference(tf.reverse(x, axis=[2]), model)) / 2
+
+    if not shifts:
+        return mirrored(images)
+    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode='REFLECT')
+    return (mirrored(images) / 2 + mirrored(padded[:, :-2, :-2]) / 4 +
+            mirrored(padded[:, 2:, 2:]) / 4)

@@ -69,7 +69,11 @@ def build_network(run, path):
     if kind == 'fc':  # Part 2's two-layer network
         return (two_layer_fc.TwoLayerFC(IMAGE_PIXELS, flags['hidden1'], CLASSES),
                 'hidden1 = {}'.format(flags['hidden1']))
-    return (cnn.CNN(flags['channels'], CLASSES, dtype=tf.as_dtype(flags['dtype'])),
+    # A whitened first layer is not learned: a placeholder, restored like the rest.
+    whitening = None if flags.get('no_whitening') else tf.zeros(
+        [2, 2, 3, cnn.WHITENING_WIDTH])
+    return (cnn.CNN(flags['channels'], CLASSES, whitening,
+                    dtype=tf.as_dtype(flags['dtype'])),
             'channels = {}'.format(flags['channels']))
 
 
@@ -82,7 +86,7 @@ def logits_function(model, mean_image):
 
 
 def recorded_network(run, path):
-    """('fc', {'hidden1': N}) or ('cnn', {'channels': N, 'dtype': name}): the network
+    """('fc', {'hidden1': N}) or ('cnn', {'channels': N, 'dtype': name, ...}): the network
     the run recorded, checked against the shapes in its checkpoint (which alone tell,
     for a run made before runs recorded their flags)."""
     shapes = runs.variable_shapes(path)
@@ -92,9 +96,12 @@ def recorded_network(run, path):
             raise cli.InputError('%s expects %d-pixel images, but CIFAR-10 images have %d'
                                  % (path, pixels, IMAGE_PIXELS))
         found = 'fc', {'hidden1': hidden1}
-    elif 'model/filters/0' in shapes:
+    elif 'model/whitening' in shapes:
         found = 'cnn', {'channels': shapes['model/filters/0'][-1],
                         'dtype': devices.compute_dtype('auto').name}
+    elif 'model/filters/0' in shapes:
+        raise cli.InputError('%s was made by an earlier version of cnn.py: train it '
+                             'again with python run_cnn_model.py' % path)
     else:
         raise cli.InputError('%s is not a checkpoint of run_fc_model.py or '
                              'run_cnn_model.py' % path)
@@ -106,6 +113,8 @@ def recorded_network(run, path):
     if kind != found[0] or any(flags.get(k) != v for k, v in found[1].items()):
         raise cli.InputError('the flags.json of run %s does not match its checkpoint: '
                              'it is damaged' % run.name)
+    if kind == 'cnn':
+        found[1]['no_whitening'] = bool(flags.get('no_whitening'))
     return found
 
 

@@ -328,6 +328,17 @@ def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, tmp_pat
     assert_one_line_error(result, 'expects 784-pixel images', 'CIFAR-10 images have 3072')
 
 
+def test_restore_model_names_a_checkpoint_of_the_earlier_cnn(tiny_cifar, tmp_path):
+    from support import runs
+    train_dir = tmp_path / 'tf_logs'
+    earlier = tf.Module()  # Part 3's network before whitening: 3x3 filters on colours
+    earlier.filters = [tf.Variable(tf.zeros([3, 3, 3, 32]))]
+    runs.new_run(str(train_dir), 'cnn_earlier').save(tf.train.Checkpoint(model=earlier), 5)
+    result = restore(tiny_cifar, train_dir)
+    assert_one_line_error(result, 'made by an earlier version of cnn.py',
+                          'python run_cnn_model.py')
+
+
 def test_restore_model_refuses_a_corrupt_checkpoint(tiny_cifar, trained, tmp_path):
     import shutil
     train_dir = tmp_path / 'tf_logs'
