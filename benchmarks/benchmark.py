@@ -9,7 +9,7 @@ exit (TUTORIAL_SLOW_EXIT=1: what support/cli.run's os._exit saves); the tutorial
 2017 code (../shared/tutorial2017, run as it is, from a folder holding a link to the
 data); and keras_softmax.py and keras_two_layer_fc.py, the same models written as a
 Keras user would. --models cnn runs Part 3's run_cnn_model.py and keras_cnn.py (about
-6 minutes each, so not by default). The runs are interleaved, in an order that changes each round (a
+8 minutes each, so not by default). The runs are interleaved, in an order that changes each round (a
 Williams design: over 8 rounds each program runs once right after each other one), so
 that a slow spell of the machine, or the cold memory a process finds right after a
 large one exited, hits all of them alike. Prints the medians of: wall time, time by
@@ -47,8 +47,8 @@ PROGRAMS = {'softmax': [
     ('2017 run_fc_model.py', os.path.join(TUTORIAL_2017, 'run_fc_model.py'), '2017', 2000, {}),
     ('keras_two_layer_fc.py', os.path.join(HERE, 'keras_two_layer_fc.py'), 'keras', 2000, {}),
 ], 'cnn': [
-    ('run_cnn_model.py', os.path.join(ROOT, 'run_cnn_model.py'), 'ours', 1000, {}),
-    ('keras_cnn.py', os.path.join(HERE, 'keras_cnn.py'), 'keras', 1000, {}),
+    ('run_cnn_model.py', os.path.join(ROOT, 'run_cnn_model.py'), 'ours', 540, {}),
+    ('keras_cnn.py', os.path.join(HERE, 'keras_cnn.py'), 'keras', 540, {}),
 ]}
 COMPARED = {'softmax.py': ('2017 softmax.py', 'keras_softmax.py'),
             'run_fc_model.py': ('2017 run_fc_model.py', 'keras_two_layer_fc.py'),

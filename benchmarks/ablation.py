@@ -1,0 +1,104 @@
+"""What each of Part 3's techniques adds: run_cnn_model.py with all of them, and with
+each one taken away, over several seeds; test accuracy as mean +- sd, and time.
+
+    python benchmarks/ablation.py [--data_dir DIR] [--seeds 0 1 2] [script flags ...]
+    python benchmarks/ablation.py --channels 32 --max_steps 200   # a quicker, smaller scale
+
+Script flags given here (e.g. --channels, --max_steps) apply to every row. Each row is
+a whole run_cnn_model.py process per seed, in a temporary train_dir; its time is the
+script's printed total. The test-time augmentation rows need no training: they score
+the first row's checkpoints with fewer test-time views. Prints a Markdown table.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(
+    os.path.dirname(ROOT), 'shared', 'cifar-10-batches-py')
+
+ROWS = [  # (what, flags)
+    ('everything (the defaults)', []),
+    ('without whitening (first layer learned)', ['--no_whitening']),
+    ('without lookahead', ['--no_lookahead']),
+    ('without label smoothing', ['--label_smoothing', '0']),
+    ('random flips instead of alternating', ['--random_flips']),
+]
+
+
+def train(flags, seed, data_dir, train_dir):
+    """(test accuracy, seconds, run folder) of one run_cnn_model.py process."""
+    command = [sys.executable, os.path.join(ROOT, 'run_cnn_model.py'), '--data_dir',
+               data_dir, '--train_dir', train_dir, '--seed', str(seed)] + flags
+    out = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    if out.returncode:
+        sys.exit('run failed: %s\n%s' % (' '.join(command), out.stdout[-2000:]))
+    accuracy = float(re.search(r'^Test accuracy (\S+)', out.stdout, re.M).group(1))
+    seconds = float(re.search(r'^Total time: *(\S+)s', out.stdout, re.M).group(1))
+    folder = re.search(r'^Logs and checkpoints go to (.+)$', out.stdout, re.M).group(1)
+    return accuracy, seconds, folder
+
+
+def fewer_views(folders, data_dir):
+    """Test accuracy of each run's last checkpoint with the mirror image only, and
+    with the image alone (the run itself used mirror images and shifts)."""
+    sys.path.insert(0, ROOT)
+    import tensorflow as tf
+    import cnn
+    import data_helpers
+    import restore_model
+    from support import runs, training
+    data = data_helpers.load_data(data_dir)
+    images = tf.constant(data['images_test'])
+    mirror, alone = [], []
+    for folder in folders:
+        run = runs.Run(folder)
+        path = run.latest_checkpoint()
+        model, _ = restore_model.build_network(run, path)
+        run.restore(tf.train.Checkpoint(model=model), path)
+        for views, scores in [(lambda x: cnn.test_logits(x, model, shifts=False), mirror),
+                              (lambda x: cnn.inference(x, model), alone)]:
+            logits = training.predict(
+                lambda rows: views(cnn.to_images(rows, data['mean_image'])), images)
+            scores.append(float(cnn.evaluation(logits, data['labels_test'])))
+    return mirror, alone
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data_dir', default=DEFAULT_DATA)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    args, flags = parser.parse_known_args()
+    results = []
+    with tempfile.TemporaryDirectory() as train_dir:
+        for what, row_flags in ROWS:
+            runs_ = [train(flags + row_flags, seed, args.data_dir, train_dir)
+                     for seed in args.seeds]
+            results.append((what, [r[0] for r in runs_], [r[1] for r in runs_]))
+            print('%s: %s' % (what, runs_), file=sys.stderr, flush=True)
+            if len(results) == 1:
+                mirror, alone = fewer_views([r[2] for r in runs_], args.data_dir)
+        results.insert(1, ('test-time views: mirror only, no shifts', mirror, None))
+        results.insert(2, ('test-time views: the image alone', alone, None))
+
+    print('run_cnn_model.py %s, seeds %s\n' % (' '.join(flags) or '(defaults)',
+                                               ' '.join(map(str, args.seeds))))
+    print('| | test accuracy, mean +- sd | difference | each seed | time (s) |')
+    print('|---|---|---|---|---|')
+    base = statistics.mean(results[0][1])
+    for what, accuracies, seconds in results:
+        mean = statistics.mean(accuracies)
+        sd = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        print('| %s | %.4f +- %.4f | %+.4f | %s | %s |' % (
+            what, mean, sd, mean - base, ', '.join('%.4f' % a for a in accuracies),
+            '%.0f' % statistics.mean(seconds) if seconds else 'as above'))
+
+
+if __name__ == '__main__':
+    main()
