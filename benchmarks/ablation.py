@@ -32,7 +32,8 @@ ROWS = [  # (what, flags)
 
 
 def train(flags, seed, data_dir, train_dir):
-    """(test accuracy, seconds, run folder) of one run_cnn_model.py process."""
+    """(test accuracy, seconds, run folder, printed output) of one run_cnn_model.py
+    process; a failed run ends the benchmark with its output."""
     command = [sys.executable, os.path.join(ROOT, 'run_cnn_model.py'), '--data_dir',
                data_dir, '--train_dir', train_dir, '--seed', str(seed)] + flags
     out = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -42,7 +43,7 @@ def train(flags, seed, data_dir, train_dir):
     accuracy = float(re.search(r'^Test accuracy (\S+)', out.stdout, re.M).group(1))
     seconds = float(re.search(r'^Total time: *(\S+)s', out.stdout, re.M).group(1))
     folder = re.search(r'^Logs and checkpoints go to (.+)$', out.stdout, re.M).group(1)
-    return accuracy, seconds, folder
+    return accuracy, seconds, folder, out.stdout
 
 
 def fewer_views(folders, data_dir):

@@ -9,18 +9,13 @@ for each seed, the test accuracy and run_cnn_model.py's printed total time (star
 loading, training and the test set included), and the median of each.
 """
 import argparse
-import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(
-    os.path.dirname(ROOT), 'shared', 'cifar-10-batches-py')
-RECORD = ['--channels', '128', '--max_steps', '500']  # the README's 94 % command
+from ablation import DEFAULT_DATA, train  # one run_cnn_model.py process, its figures
+
+RECORD = ['--channels', '128', '--max_steps', '500']  # the 94 % candidate, docs/part3.md
 
 
 def main():
@@ -31,21 +26,13 @@ def main():
     accuracies, times = [], []
     with tempfile.TemporaryDirectory() as train_dir:
         for seed in args.seeds:
-            command = [sys.executable, os.path.join(ROOT, 'run_cnn_model.py'),
-                       '--data_dir', args.data_dir, '--train_dir', train_dir,
-                       '--seed', str(seed)] + RECORD + flags
-            out = subprocess.run(command, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
-            if out.returncode:
-                sys.exit('run failed: %s\n%s' % (' '.join(command), out.stdout[-2000:]))
-            accuracies.append(float(re.search(r'^Test accuracy (\S+)', out.stdout,
-                                              re.M).group(1)))
-            times.append(float(re.search(r'^Total time: *(\S+)s', out.stdout,
-                                         re.M).group(1)))
-            dtype = re.search(r'^dtype = (\S+)', out.stdout, re.M).group(1)
+            accuracy, seconds, _, out = train(RECORD + flags, seed, args.data_dir, train_dir)
+            accuracies.append(accuracy)
+            times.append(seconds)
+            dtype = re.search(r'^dtype = (\S+)', out, re.M).group(1)
             print('seed %d: test accuracy %.4f in %.1f s (%s)%s' % (
-                seed, accuracies[-1], times[-1], dtype,
-                '' if accuracies[-1] >= 0.94 else ': below 94 %'), flush=True)
+                seed, accuracy, seconds, dtype,
+                '' if accuracy >= 0.94 else ': below 94 %'), flush=True)
     print('median: test accuracy %.4f in %.1f s over %d seed(s) of %s' % (
         statistics.median(accuracies), statistics.median(times), len(args.seeds),
         ' '.join(RECORD + flags)))
