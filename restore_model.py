@@ -96,7 +96,7 @@ def recorded_network(run, path):
             raise cli.InputError('%s expects %d-pixel images, but CIFAR-10 images have %d'
                                  % (path, pixels, IMAGE_PIXELS))
         found = 'fc', {'hidden1': hidden1}
-    elif 'model/whitening' in shapes:
+    elif 'model/whitening' in shapes and 'model/whitening_bias' not in shapes:
         found = 'cnn', {'channels': shapes['model/filters/0'][-1],
                         'dtype': devices.compute_dtype('auto').name}
     elif 'model/filters/0' in shapes:

@@ -47,8 +47,8 @@ PROGRAMS = {'softmax': [
     ('2017 run_fc_model.py', os.path.join(TUTORIAL_2017, 'run_fc_model.py'), '2017', 2000, {}),
     ('keras_two_layer_fc.py', os.path.join(HERE, 'keras_two_layer_fc.py'), 'keras', 2000, {}),
 ], 'cnn': [
-    ('run_cnn_model.py', os.path.join(ROOT, 'run_cnn_model.py'), 'ours', 540, {}),
-    ('keras_cnn.py', os.path.join(HERE, 'keras_cnn.py'), 'keras', 540, {}),
+    ('run_cnn_model.py', os.path.join(ROOT, 'run_cnn_model.py'), 'ours', 650, {}),
+    ('keras_cnn.py', os.path.join(HERE, 'keras_cnn.py'), 'keras', 650, {}),
 ]}
 COMPARED = {'softmax.py': ('2017 softmax.py', 'keras_softmax.py'),
             'run_fc_model.py': ('2017 run_fc_model.py', 'keras_two_layer_fc.py'),

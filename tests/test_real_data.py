@@ -36,7 +36,7 @@ def test_two_layer_defaults_reach_the_published_accuracy_and_restore_it(tmp_path
 
 def test_cnn_learns_fast_on_the_real_data_and_restores(tmp_path):
     # One epoch, on the same schedule squeezed into 50 steps (under a minute here),
-    # reaches about 0.7; the default run's 10.8 epochs reach 0.88 (README).
+    # reaches about 0.7; the default run's 13 epochs reach 0.88 (README).
     result = run_script('run_cnn_model.py', '--data_dir', REAL_DATA, '--seed', 0,
                         '--max_steps', 50, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -328,11 +328,16 @@ def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, tmp_pat
     assert_one_line_error(result, 'expects 784-pixel images', 'CIFAR-10 images have 3072')
 
 
-def test_restore_model_names_a_checkpoint_of_the_earlier_cnn(tiny_cifar, tmp_path):
+@pytest.mark.parametrize('whitening_bias', [False, True])
+def test_restore_model_names_a_checkpoint_of_the_earlier_cnn(tiny_cifar, tmp_path,
+                                                             whitening_bias):
     from support import runs
     train_dir = tmp_path / 'tf_logs'
-    earlier = tf.Module()  # Part 3's network before whitening: 3x3 filters on colours
+    earlier = tf.Module()  # before whitening: 3x3 filters on colours
     earlier.filters = [tf.Variable(tf.zeros([3, 3, 3, 32]))]
+    if whitening_bias:  # whitening with a learned bias, which the network now ignores
+        earlier.whitening = tf.Variable(tf.zeros([2, 2, 3, 24]))
+        earlier.whitening_bias = tf.Variable(tf.zeros([24]))
     runs.new_run(str(train_dir), 'cnn_earlier').save(tf.train.Checkpoint(model=earlier), 5)
     result = restore(tiny_cifar, train_dir)
     assert_one_line_error(result, 'made by an earlier version of cnn.py',
