@@ -50,8 +50,8 @@ class CNN(tf.Module):
         self.dtype = dtype  # what the convolutions compute in (float32 or bfloat16)
         with tf.name_scope('Whitening'):
             # Computed by whitening_filters() and kept fixed; None: learned instead.
-            # No bias: learning one would cost the gradient with respect to the first
-            # convolution's input, a sixth of the work of a step, for no accuracy.
+            # No bias: learning one costs the gradient with respect to the first
+            # convolution's input, a sixth of each step; more steps are worth more.
             self.whitening = variable(
                 uniform([2, 2, 3, WHITENING_WIDTH], 12) if whitening is None
                 else whitening, 'filters', trainable=whitening is None)

@@ -13,9 +13,9 @@ label smoothing 0.2, random flips and 2-pixel shifts with mirrored borders
 rising from 0.3 to 1.5 over the first 23% of 650 steps of 1000 images (13 epochs) and
 falling to 0.105, lookahead every 5 steps after the first 3 epochs (a callback), and
 test-time flips and shifts. What a Keras user would not write, and so is not here: the
-64 times faster learning of batch norm shifts, and flips that alternate each epoch. The mixed_bfloat16 policy where run_cnn_model.py's
---dtype auto picks bfloat16; Keras' own defaults otherwise (jit_compile='auto', which
-is no XLA on a machine without a GPU).
+64 times faster learning of batch norm shifts, and flips that alternate each epoch. The
+mixed_bfloat16 policy where run_cnn_model.py's --dtype auto picks bfloat16; Keras' own
+defaults otherwise (jit_compile='auto', which is no XLA on a machine without a GPU).
 """
 import argparse
 import os
