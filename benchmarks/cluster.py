@@ -25,6 +25,7 @@ DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(
 
 
 def free_ports(count):
+    """count localhost ports free now, for the workers of a cluster (also for the tests)."""
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
         s.bind(('localhost', 0))

@@ -3,7 +3,6 @@ against one process on two devices (CPU_DEVICES=2)."""
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,19 +13,12 @@ import pytest
 from conftest import (ROOT, checkpoint_weights, printed_value, restore, run_folder,
                       run_subprocess)
 
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from cluster import free_ports  # noqa: E402 (benchmarks/cluster.py's, shared)
+
 pytestmark = pytest.mark.skipif(
     sys.platform == 'win32',
     reason='not run on Windows: its firewall asks before a worker may listen')
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(('localhost', 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def start_workers(flags, cwd, scratch):

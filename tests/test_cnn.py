@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 
 import cnn
-from conftest import (assert_one_line_error, assert_restores_the_saved_weights, lines_starting, logged_images, printed_value,
-                      read_events, restore, run_folder, run_folders, run_script,
-                      run_subprocess, train_fc)
+from conftest import (assert_one_line_error, assert_restores_the_saved_weights,
+                      lines_starting, logged_images, printed_value, read_events, restore,
+                      run_folder, run_folders, run_script, run_subprocess, train_fc)
 
 
 def test_inference_gives_one_score_per_class_from_whitening_and_six_convolutions():
