@@ -73,7 +73,9 @@ def build_network(run, path):
     whitening = None if flags.get('no_whitening') else tf.zeros(
         [2, 2, 3, cnn.WHITENING_WIDTH])
     return (cnn.CNN(flags['channels'], CLASSES, whitening,
-                    dtype=tf.as_dtype(flags['dtype'])),
+                    dtype=tf.as_dtype(flags['dtype']),
+                    later_channels=flags['later_channels'],
+                    activation=flags.get('activation', 'relu')),
             'channels = {}'.format(flags['channels']))
 
 
@@ -98,6 +100,7 @@ def recorded_network(run, path):
         found = 'fc', {'hidden1': hidden1}
     elif 'model/whitening' in shapes and 'model/whitening_bias' not in shapes:
         found = 'cnn', {'channels': shapes['model/filters/0'][-1],
+                        'later_channels': shapes['model/filters/2'][-1],
                         'dtype': devices.compute_dtype('auto').name}
     elif 'model/filters/0' in shapes:
         raise cli.InputError('%s was made by an earlier version of cnn.py: train it '
@@ -110,11 +113,16 @@ def recorded_network(run, path):
         return found
     if kind == 'cnn' and flags.get('dtype') in ('float32', 'bfloat16'):
         found[1]['dtype'] = flags['dtype']
-    if kind != found[0] or any(flags.get(k) != v for k, v in found[1].items()):
+    if (kind == 'cnn' and flags.get('later_channels') is None
+            and isinstance(flags.get('channels'), int)):  # the default: twice channels
+        flags = dict(flags, later_channels=2 * flags['channels'])
+    if (kind != found[0] or any(flags.get(k) != v for k, v in found[1].items())
+            or flags.get('activation', 'relu') not in ('relu', 'gelu')):
         raise cli.InputError('the flags.json of run %s does not match its checkpoint: '
                              'it is damaged' % run.name)
     if kind == 'cnn':
         found[1]['no_whitening'] = bool(flags.get('no_whitening'))
+        found[1]['activation'] = flags.get('activation', 'relu')
     return found
 
 

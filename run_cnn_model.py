@@ -31,7 +31,14 @@ def parse_args(argv=None):
                         help='number of steps to run trainer (default: %(default)s)')
     parser.add_argument('--channels', type=cli.positive_int, default=48,
                         help='channels of the first block of convolutions; the other '
-                             'two have twice as many (default: %(default)s)')
+                             'two have twice as many, or --later_channels '
+                             '(default: %(default)s)')
+    parser.add_argument('--later_channels', type=cli.positive_int,
+                        help='channels of the second and third blocks, for record runs '
+                             '(default: twice --channels)')
+    parser.add_argument('--activation', choices=['relu', 'gelu'], default='relu',
+                        help='the blocks\' activation: gelu (airbench\'s) learns a little '
+                             'more per epoch, but slower on a CPU (default: %(default)s)')
     parser.add_argument('--batch_size', type=cli.positive_int, default=1000,
                         help='batch size; a divisor of 50000 uses every image in each '
                              'epoch (default: %(default)s)')
@@ -105,7 +112,8 @@ def main(args):
         cnn.to_images(images_train[:5000], mean_image).numpy())
     with strategy.scope():
         model = cnn.CNN(args.channels, len(data_sets['classes']), whitening,
-                        reg_constant=args.reg_constant, dtype=tf.as_dtype(args.dtype))
+                        reg_constant=args.reg_constant, dtype=tf.as_dtype(args.dtype),
+                        later_channels=args.later_channels, activation=args.activation)
     checkpoint = tf.train.Checkpoint(model=model)
     defaults = parse_args(['--dtype', devices.compute_dtype('auto').name])  # to name it
     run = runs.open_run(args, 'cnn', defaults, chief=devices.is_chief(strategy))

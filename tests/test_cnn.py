@@ -25,6 +25,20 @@ def test_inference_gives_one_score_per_class_from_whitening_and_six_convolutions
     assert len(fixed.velocities) == len(model.velocities) - 1
 
 
+def test_later_channels_and_gelu_change_the_network_for_record_runs():
+    tf.random.set_seed(0)
+    gelu = cnn.CNN(8, 10, later_channels=24, activation='gelu')
+    assert [f.shape.as_list()[2:] for f in gelu.filters] == [
+        [24, 8], [8, 8], [8, 24], [24, 24], [24, 24], [24, 24]]
+    assert gelu.weights.shape == (24, 10)
+    tf.random.set_seed(0)
+    relu = cnn.CNN(8, 10, later_channels=24)  # the same weights, ReLU
+    np.testing.assert_array_equal(relu.weights.numpy(), gelu.weights.numpy())
+    images = tf.random.normal([5, 32, 32, 3])
+    assert np.abs(cnn.inference(images, gelu).numpy() -
+                  cnn.inference(images, relu).numpy()).max() > 1e-3
+
+
 def test_each_convolution_starts_by_passing_its_input_channels_through():
     model = cnn.CNN(8, 10)
     for filters in model.filters:  # 24 -> 8, 8 -> 8, 8 -> 16, 16 -> 16 ... channels
@@ -233,8 +247,28 @@ def test_resume_continues_and_refuses_other_channels(tiny_cifar, tmp_path):
     assert_one_line_error(other, 'was trained with --channels 4', 'leave --channels out')
 
 
+def test_a_gelu_run_with_wider_later_blocks_restores(tiny_cifar, tmp_path):
+    import json
+    train_dir = tmp_path / 'tf_logs'
+    trained = train_cnn(tiny_cifar, train_dir, '--max_steps', 30, '--later_channels', 12,
+                        '--activation', 'gelu')
+    assert trained.returncode == 0, trained.stderr
+    restored = restore(tiny_cifar, train_dir)
+    assert restored.returncode == 0, restored.stderr
+    assert printed_value(restored.stdout, 'Test accuracy') == \
+        printed_value(trained.stdout, 'Test accuracy')
+    flags_file = run_folder(train_dir) / 'flags.json'
+    recorded = json.loads(flags_file.read_text())
+    assert recorded['flags']['activation'] == 'gelu'
+    for flag, value in [('activation', 'tanh'), ('later_channels', 16)]:
+        damaged = dict(recorded, flags=dict(recorded['flags'], **{flag: value}))
+        flags_file.write_text(json.dumps(damaged))
+        assert_one_line_error(restore(tiny_cifar, train_dir), 'it is damaged')
+
+
 @pytest.mark.parametrize('flags, env, message', [
     (['--channels', 0], None, 'argument --channels: must be > 0, got 0'),
+    (['--activation', 'tanh'], None, "argument --activation: invalid choice: 'tanh'"),
     (['--label_smoothing', 1], None, 'argument --label_smoothing: must be >= 0 and < 1'),
     (['--dtype', 'float16'], None, "argument --dtype: invalid choice: 'float16'"),
     (['--max_steps', 1], {'CPU_DEVICES': 'many'}, 'CPU_DEVICES must be a number'),
