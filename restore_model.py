@@ -76,7 +76,8 @@ def build_network(run, path):
                     dtype=tf.as_dtype(flags['dtype']),
                     later_channels=flags['later_channels'],
                     activation=flags.get('activation', 'relu')),
-            'channels = {}'.format(flags['channels']))
+            'channels = {}\nlater_channels = {}\nactivation = {}'.format(
+                flags['channels'], flags['later_channels'], flags.get('activation', 'relu')))
 
 
 def logits_function(model, mean_image):

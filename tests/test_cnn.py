@@ -257,6 +257,8 @@ def test_a_gelu_run_with_wider_later_blocks_restores(tiny_cifar, tmp_path):
     assert restored.returncode == 0, restored.stderr
     assert printed_value(restored.stdout, 'Test accuracy') == \
         printed_value(trained.stdout, 'Test accuracy')
+    for line in ['channels = 4', 'later_channels = 12', 'activation = gelu']:
+        assert line in restored.stdout.splitlines()
     flags_file = run_folder(train_dir) / 'flags.json'
     recorded = json.loads(flags_file.read_text())
     assert recorded['flags']['activation'] == 'gelu'
