@@ -30,6 +30,9 @@ import tensorflow as tf
 from two_layer_fc import evaluation  # noqa: F401
 
 WHITENING_WIDTH = 24  # two filters (+ and -) for each of the 12 numbers of a 2x2 patch
+# GELU, x * P(a standard normal < x), is a smooth ReLU: a little better per epoch, but
+# slower to compute on a CPU.
+ACTIVATIONS = {'relu': tf.nn.relu, 'gelu': tf.nn.gelu}
 
 
 class CNN(tf.Module):
@@ -49,9 +52,7 @@ class CNN(tf.Module):
         super().__init__(name='cnn')
         self.reg_constant = reg_constant
         self.dtype = dtype  # what the convolutions compute in (float32 or bfloat16)
-        # GELU, x * P(a standard normal < x), is a smooth ReLU: a little better per
-        # epoch, but slower to compute on a CPU.
-        self.activation = {'relu': tf.nn.relu, 'gelu': tf.nn.gelu}[activation]
+        self.activation = ACTIVATIONS[activation]
         with tf.name_scope('Whitening'):
             # Computed by whitening_filters() and kept fixed; None: learned instead.
             # No bias: learning one costs the gradient with respect to the first

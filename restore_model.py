@@ -72,12 +72,12 @@ def build_network(run, path):
     # A whitened first layer is not learned: a placeholder, restored like the rest.
     whitening = None if flags.get('no_whitening') else tf.zeros(
         [2, 2, 3, cnn.WHITENING_WIDTH])
+    activation = flags.get('activation', 'relu')  # runs without flags.json: ReLU
     return (cnn.CNN(flags['channels'], CLASSES, whitening,
                     dtype=tf.as_dtype(flags['dtype']),
-                    later_channels=flags['later_channels'],
-                    activation=flags.get('activation', 'relu')),
+                    later_channels=flags['later_channels'], activation=activation),
             'channels = {}\nlater_channels = {}\nactivation = {}'.format(
-                flags['channels'], flags['later_channels'], flags.get('activation', 'relu')))
+                flags['channels'], flags['later_channels'], activation))
 
 
 def logits_function(model, mean_image):
@@ -117,13 +117,13 @@ def recorded_network(run, path):
     if (kind == 'cnn' and flags.get('later_channels') is None
             and isinstance(flags.get('channels'), int)):  # the default: twice channels
         flags = dict(flags, later_channels=2 * flags['channels'])
+    activation = flags.get('activation', 'relu')
     if (kind != found[0] or any(flags.get(k) != v for k, v in found[1].items())
-            or flags.get('activation', 'relu') not in ('relu', 'gelu')):
+            or activation not in cnn.ACTIVATIONS):
         raise cli.InputError('the flags.json of run %s does not match its checkpoint: '
                              'it is damaged' % run.name)
     if kind == 'cnn':
-        found[1]['no_whitening'] = bool(flags.get('no_whitening'))
-        found[1]['activation'] = flags.get('activation', 'relu')
+        found[1].update(no_whitening=bool(flags.get('no_whitening')), activation=activation)
     return found
 
 

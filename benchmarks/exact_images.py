@@ -40,10 +40,10 @@ def main():
             sys.exit('%s is not a run folder with a checkpoint' % run.path)
     data = data_helpers.load_data(args.data_dir)
     exact = data['images_test'][:EXACT_TEST_IMAGES]
-    labels = data['labels_test']
+    labels, exact_labels = data['labels_test'], data['labels_test'][:EXACT_TEST_IMAGES]
     pictures = exact.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # rows -> HWC images
     views = {'all %d' % len(labels): (data['images_test'], labels),
-             'exact %d' % len(exact): (exact, labels[:len(exact)])}
+             'exact %d' % len(exact): (exact, exact_labels)}
     print('the %d exact test images after a JPEG round trip (tf.io.encode_jpeg):'
           % len(exact))
     for quality in QUALITIES:
@@ -51,7 +51,7 @@ def main():
                          for p in pictures]).transpose(0, 3, 1, 2).reshape(exact.shape)
         print('  quality %d: %.2f grey levels off on average'
               % (quality, np.abs(jpeg.astype(np.int16) - exact).mean()))
-        views['JPEG %d' % quality] = (jpeg, labels[:len(exact)])
+        views['JPEG %d' % quality] = (jpeg, exact_labels)
 
     print('\n| run | step | %s |' % ' | '.join(views))
     print('|---|---|%s' % ('---|' * len(views)))

@@ -37,6 +37,9 @@ def test_later_channels_and_gelu_change_the_network_for_record_runs():
     images = tf.random.normal([5, 32, 32, 3])
     assert np.abs(cnn.inference(images, gelu).numpy() -
                   cnn.inference(images, relu).numpy()).max() > 1e-3
+    import run_cnn_model  # its --activation choices, written before TensorFlow loads
+    for name in cnn.ACTIVATIONS:
+        assert run_cnn_model.parse_args(['--activation', name]).activation == name
 
 
 def test_each_convolution_starts_by_passing_its_input_channels_through():
