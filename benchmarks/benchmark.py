@@ -99,6 +99,9 @@ def run_once(script, kind, data_dir, env):
     accuracy = float([l for l in output.splitlines() if l.startswith('Test accuracy')]
                      [-1].split()[-1])
     result = {'wall': wall, 'peak_mb': peak_mb, 'accuracy': accuracy}
+    starts = [l for l in output.splitlines() if l.startswith('Epoch starts:')]
+    if starts:  # keras_cnn.py: the idle time between its epochs (its docstring)
+        result['epoch_starts'] = float(starts[-1].split()[-1].rstrip('s'))
     if marks:
         result.update({
             'import': marks['imported'] - start,
@@ -160,6 +163,12 @@ def main():
             cell(median(name, 'accuracy'), '%.4f')] + ratios))
     print('(train: from the loaded data to the printed test accuracy, test-set inference '
           'included; steps/s counts that span)')
+    for name, (_, keras_name) in COMPARED.items():
+        idle = keras_name in results and median(keras_name, 'epoch_starts')
+        if idle:
+            print('%s waited %.2f s at its epoch starts, idle; without them %s took %.2fx '
+                  'its wall time' % (keras_name, idle, name, median(name, 'wall') /
+                                     (median(keras_name, 'wall') - idle)))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=1)

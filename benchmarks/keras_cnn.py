@@ -16,6 +16,11 @@ test-time flips and shifts. What a Keras user would not write, and so is not her
 64 times faster learning of batch norm shifts, and flips that alternate each epoch. The
 mixed_bfloat16 policy where run_cnn_model.py's --dtype auto picks bfloat16; Keras' own
 defaults otherwise (jit_compile='auto', which is no XLA on a machine without a GPU).
+
+It also prints how long fit() spent between the start of each epoch after the first
+and its first step ("Epoch starts"): there Keras replaces the tf.data iterator over the
+arrays, and the old one's threads are waited for, with the CPU idle
+(benchmarks/README.md, "Against Keras").
 """
 import argparse
 import os
@@ -117,13 +122,25 @@ class Lookahead(keras.callbacks.Callback):
             variable.assign(a)
 
 
+class EpochStarts(keras.callbacks.Callback):
+    """Adds up the time from each epoch's start to its first step, after the first."""
+    seconds = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.begin = time.time() if epoch else None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0 and self.begin is not None:
+            EpochStarts.seconds += time.time() - self.begin
+
+
 model.compile(optimizer=keras.optimizers.SGD(Triangle(), momentum=0.85, nesterov=True),
               loss=keras.losses.CategoricalCrossentropy(from_logits=True,
                                                         label_smoothing=0.2),
               metrics=['accuracy'])
 model.fit(x_train, keras.utils.to_categorical(y_train, 10), batch_size=batch_size,
           epochs=int(np.ceil(max_steps / steps_per_epoch)),
-          callbacks=[Lookahead()], verbose=0)
+          callbacks=[Lookahead(), EpochStarts()], verbose=0)
 
 
 def mirrored(x):
@@ -135,4 +152,5 @@ padded = np.pad(x_test, [(0, 0), (1, 1), (1, 1), (0, 0)], mode='reflect')
 logits = (mirrored(x_test) / 2 + mirrored(padded[:, :-2, :-2]) / 4 +
           mirrored(padded[:, 2:, 2:]) / 4)
 print('Test accuracy {:g}'.format(np.mean(logits.argmax(axis=1) == y_test)))
+print('Epoch starts: {:.2f}s'.format(EpochStarts.seconds))
 print('Total time: {:5.2f}s'.format(time.time() - begin))
