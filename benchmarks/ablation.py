@@ -3,11 +3,13 @@ each one taken away, over several seeds; test accuracy as mean +- sd, and time.
 
     python benchmarks/ablation.py [--data_dir DIR] [--seeds 0 1 2] [script flags ...]
     python benchmarks/ablation.py --channels 32 --max_steps 200   # a quicker, smaller scale
+    python benchmarks/ablation.py --rows 2 3   # only those rows (numbered as in ROWS)
 
 Script flags given here (e.g. --channels, --max_steps) apply to every row. Each row is
 a whole run_cnn_model.py process per seed, in a temporary train_dir; its time is the
 script's printed total. The test-time augmentation rows need no training: they score
-the first row's checkpoints with fewer test-time views. Prints a Markdown table.
+the first row's checkpoints with fewer test-time views, and the differences are from
+the first row: both only when it is run. Prints a Markdown table.
 """
 import argparse
 import os
@@ -23,11 +25,11 @@ DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(
     os.path.dirname(ROOT), 'shared', 'cifar-10-batches-py')
 
 ROWS = [  # (what, flags)
-    ('everything (the defaults)', []),
-    ('without whitening (first layer learned)', ['--no_whitening']),
-    ('without lookahead', ['--no_lookahead']),
-    ('without label smoothing', ['--label_smoothing', '0']),
-    ('random flips instead of alternating', ['--random_flips']),
+    ('everything (the defaults)', []),  # 0
+    ('without whitening (first layer learned)', ['--no_whitening']),  # 1
+    ('without lookahead', ['--no_lookahead']),  # 2
+    ('without label smoothing', ['--label_smoothing', '0']),  # 3
+    ('random flips instead of alternating', ['--random_flips']),  # 4
 ]
 
 
@@ -75,29 +77,35 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data_dir', default=DEFAULT_DATA)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--rows', type=int, nargs='+', choices=range(len(ROWS)),
+                        default=range(len(ROWS)), help='the rows to run (default: all)')
     args, flags = parser.parse_known_args()
     results = []
     with tempfile.TemporaryDirectory() as train_dir:
-        for what, row_flags in ROWS:
-            runs_ = [train(flags + row_flags, seed, args.data_dir, train_dir)
-                     for seed in args.seeds]
+        for row in sorted(set(args.rows)):
+            what, row_flags = ROWS[row]
+            runs_ = []
+            for seed in args.seeds:
+                runs_.append(train(flags + row_flags, seed, args.data_dir, train_dir))
+                print('%s, seed %d: %.4f in %.1f s' % (what, seed, *runs_[-1][:2]),
+                      file=sys.stderr, flush=True)
             results.append((what, [r[0] for r in runs_], [r[1] for r in runs_]))
-            print('%s: %s' % (what, runs_), file=sys.stderr, flush=True)
-            if len(results) == 1:
+            if row == 0:
                 mirror, alone = fewer_views([r[2] for r in runs_], args.data_dir)
-        results.insert(1, ('test-time views: mirror only, no shifts', mirror, None))
-        results.insert(2, ('test-time views: the image alone', alone, None))
+                results += [('test-time views: mirror only, no shifts', mirror, None),
+                            ('test-time views: the image alone', alone, None)]
 
     print('run_cnn_model.py %s, seeds %s\n' % (' '.join(flags) or '(defaults)',
                                                ' '.join(map(str, args.seeds))))
     print('| | test accuracy, mean +- sd | difference | each seed | time (s) |')
     print('|---|---|---|---|---|')
-    base = statistics.mean(results[0][1])
+    base = statistics.mean(results[0][1]) if 0 in args.rows else None
     for what, accuracies, seconds in results:
         mean = statistics.mean(accuracies)
         sd = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-        print('| %s | %.4f +- %.4f | %+.4f | %s | %s |' % (
-            what, mean, sd, mean - base, ', '.join('%.4f' % a for a in accuracies),
+        print('| %s | %.4f +- %.4f | %s | %s | %s |' % (
+            what, mean, sd, '' if base is None else '%+.4f' % (mean - base),
+            ', '.join('%.4f' % a for a in accuracies),
             '%.0f' % statistics.mean(seconds) if seconds else 'as above'))
 
 
