@@ -20,7 +20,7 @@ defaults otherwise (jit_compile='auto', which is no XLA on a machine without a G
 It also prints how long fit() spent between the start of each epoch after the first
 and its first step ("Epoch starts"): there Keras replaces the tf.data iterator over the
 arrays, and the old one's threads are waited for, with the CPU idle
-(benchmarks/README.md, "Against Keras").
+(benchmarks/README.md, "Performance").
 """
 import argparse
 import os
