@@ -114,7 +114,8 @@ def agree(strategy, args, ignored=('data_dir', 'train_dir', 'seed')):
         first = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
         return tf.stack([args.seed * tf.cast(first, tf.int64),
                          tf.constant(fingerprint, tf.int64)])
-    total = tf.function(lambda: strategy.reduce('SUM', strategy.run(share), None))()
+    total = tf.function(lambda: strategy.reduce('SUM', strategy.run(share), None),
+                        autograph=False)()  # as in training.step_function()
     if int(total[1]) != fingerprint * strategy.num_replicas_in_sync:
         raise InputError('the workers were started with different flags: start each '
                          'with the same flags (only --data_dir and --train_dir may differ)')

@@ -62,9 +62,12 @@ def step_function(train_step, summary_writer, global_step, run=None):
         with summary_writer.as_default(step=global_step), tf.summary.record_if(True):
             return train_step(indices)
 
+    # autograph=False: the steps branch on Python values only, so AutoGraph would
+    # change nothing, and the code it writes goes to temporary files that only the
+    # interpreter's normal exit deletes (cli.run() skips it).
     spec = tf.TensorSpec([None], tf.int64, name='indices')
-    plain = tf.function(train_step).get_concrete_function(spec)
-    summarised = tf.function(with_summaries).get_concrete_function(spec)
+    plain = tf.function(train_step, autograph=False).get_concrete_function(spec)
+    summarised = tf.function(with_summaries, autograph=False).get_concrete_function(spec)
     with summary_writer.as_default():
         tf.summary.graph(plain.graph)
     step = [int(global_step.numpy())]  # the next step's number, counted here

@@ -54,8 +54,11 @@ def test_a_tensorflow_that_fails_to_load_shows_its_message_and_the_fix():
 
 
 def test_the_scripts_run_without_posix_modules(tiny_cifar, tmp_path):
-    """Windows has no fcntl, resource, termios, pwd or grp: train, resume, restore."""
-    env = {'PYTHONPATH': SHIM}
+    """Windows has no fcntl, resource, termios, pwd or grp: train, resume, restore;
+    and no process leaves a temporary file behind."""
+    scratch = tmp_path / 'scratch'
+    scratch.mkdir()
+    env = {'PYTHONPATH': SHIM, 'TMPDIR': str(scratch), 'TEMP': str(scratch)}
     train_dir = tmp_path / 'tf_logs'
     for flags in [['--max_steps', 100], ['--resume', '--max_steps', 200]]:
         result = run_subprocess('run_fc_model.py', '--data_dir', tiny_cifar, '--train_dir',
@@ -64,3 +67,4 @@ def test_the_scripts_run_without_posix_modules(tiny_cifar, tmp_path):
     restored = run_subprocess('restore_model.py', '--data_dir', tiny_cifar, '--train_dir',
                               train_dir, cwd=tmp_path, env=env)
     assert printed_value(restored.stdout, 'Current step:') == 200
+    assert list(scratch.iterdir()) == []
