@@ -217,8 +217,9 @@ def run(main, args):
     of TensorFlow, which has nothing left to do once main() has closed its log
     writers and written its checkpoints (the README's benchmark measures what this
     saves), and nothing to delete: the tf.functions are traced without AutoGraph,
-    whose code files only that teardown removes. On a cluster (TF_CONFIG) every exit does: there TensorFlow's thread that
-    checks the other workers would hold up the exit by up to 10 s, and them with it.
+    whose code files only that teardown removes. On a cluster (TF_CONFIG) every exit
+    does: there TensorFlow's thread that checks the other workers would hold up the
+    exit by up to 10 s, and them with it.
     TUTORIAL_SLOW_EXIT=1 in the environment turns os._exit off (the benchmark's
     comparison, and the tests, which run the scripts in their own process).
     """
