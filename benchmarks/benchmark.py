@@ -96,12 +96,12 @@ def run_once(script, kind, data_dir, env):
         if kind != '2017':
             with open(marks_file) as f:
                 marks = json.load(f)
-    accuracy = float([l for l in output.splitlines() if l.startswith('Test accuracy')]
-                     [-1].split()[-1])
-    result = {'wall': wall, 'peak_mb': peak_mb, 'accuracy': accuracy}
-    starts = [l for l in output.splitlines() if l.startswith('Epoch starts:')]
-    if starts:  # keras_cnn.py: the idle time between its epochs (its docstring)
-        result['epoch_starts'] = float(starts[-1].split()[-1].rstrip('s'))
+    accuracy = printed_value(output, 'Test accuracy')
+    if accuracy is None:
+        sys.exit('%s printed no test accuracy:\n%s' % (script, output))
+    result = {'wall': wall, 'peak_mb': peak_mb, 'accuracy': accuracy,
+              # keras_cnn.py: the idle time between its epochs (its docstring)
+              'epoch_starts': printed_value(output, 'Epoch starts:')}
     if marks:
         result.update({
             'import': marks['imported'] - start,
@@ -110,6 +110,13 @@ def run_once(script, kind, data_dir, env):
             'report': start + wall - marks['tested'],
         })
     return result
+
+
+def printed_value(output, prefix):
+    """The number ending the last line of output that starts with prefix (a trailing
+    's' dropped), or None without such a line."""
+    lines = [line for line in output.splitlines() if line.startswith(prefix)]
+    return float(lines[-1].split()[-1].rstrip('s')) if lines else None
 
 
 def main():

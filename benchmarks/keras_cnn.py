@@ -124,23 +124,27 @@ class Lookahead(keras.callbacks.Callback):
 
 class EpochStarts(keras.callbacks.Callback):
     """Adds up the time from each epoch's start to its first step, after the first."""
-    seconds = 0.0
+
+    def __init__(self):
+        super().__init__()
+        self.seconds, self.begin = 0.0, None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.begin = time.time() if epoch else None
 
     def on_train_batch_begin(self, batch, logs=None):
         if batch == 0 and self.begin is not None:
-            EpochStarts.seconds += time.time() - self.begin
+            self.seconds += time.time() - self.begin
 
 
+epoch_starts = EpochStarts()
 model.compile(optimizer=keras.optimizers.SGD(Triangle(), momentum=0.85, nesterov=True),
               loss=keras.losses.CategoricalCrossentropy(from_logits=True,
                                                         label_smoothing=0.2),
               metrics=['accuracy'])
 model.fit(x_train, keras.utils.to_categorical(y_train, 10), batch_size=batch_size,
           epochs=int(np.ceil(max_steps / steps_per_epoch)),
-          callbacks=[Lookahead(), EpochStarts()], verbose=0)
+          callbacks=[Lookahead(), epoch_starts], verbose=0)
 
 
 def mirrored(x):
@@ -152,5 +156,5 @@ padded = np.pad(x_test, [(0, 0), (1, 1), (1, 1), (0, 0)], mode='reflect')
 logits = (mirrored(x_test) / 2 + mirrored(padded[:, :-2, :-2]) / 4 +
           mirrored(padded[:, 2:, 2:]) / 4)
 print('Test accuracy {:g}'.format(np.mean(logits.argmax(axis=1) == y_test)))
-print('Epoch starts: {:.2f}s'.format(EpochStarts.seconds))
+print('Epoch starts: {:.2f}s'.format(epoch_starts.seconds))
 print('Total time: {:5.2f}s'.format(time.time() - begin))
