@@ -23,6 +23,8 @@ with twice as many (airbench's record network: 64, then 256, and GELU for ReLU),
 last layer, as in Part 2, that gives one score per class from the largest response of
 each final channel.
 """
+import math
+
 import numpy as np
 import tensorflow as tf
 
@@ -121,7 +123,7 @@ def whitening_filters(images, epsilon=5e-4):
     it keeps both signs.
 
     Args:
-      images: float32 array [count, 32, 32, 3]: centred training images.
+      images: float32 array [count, height, width, 3]: centred training images.
       epsilon: added to the eigenvalues, so that the faintest directions (mostly
         noise) are not blown up.
 
@@ -165,11 +167,13 @@ class BatchNorm(tf.Module):
 
 
 def to_images(rows, mean_image):
-    """load_data()'s rows of bytes (a red, a green and a blue 32x32 plane each) as
-    float32 images [batch size, 32, 32, 3], the mean training image subtracted and
-    divided by 64, about the pixels' standard deviation, so they are about unit size."""
+    """load_data()'s rows of bytes (a red, a green and a blue plane each, 32x32 for
+    CIFAR-10) as float32 images [batch size, height, width, 3], the mean training image
+    subtracted and divided by 64, about the pixels' standard deviation, so they are
+    about unit size."""
+    size = math.isqrt(rows.shape[-1] // 3)  # the images are square
     centred = (tf.cast(rows, tf.float32) - mean_image) / 64
-    return tf.transpose(tf.reshape(centred, [-1, 3, 32, 32]), [0, 2, 3, 1])
+    return tf.transpose(tf.reshape(centred, [-1, 3, size, size]), [0, 2, 3, 1])
 
 
 def augment(images, flip, seed):
@@ -201,7 +205,7 @@ def inference(images, model, training=False):
     """Build the model up to where it may be used for inference.
 
     Args:
-      images: float32 tensor, [batch size, 32, 32, 3]: centred images.
+      images: float32 tensor, [batch size, height, width, 3]: centred images.
       model: a CNN holding the weights.
       training: True to normalise with the batch's statistics (and update the running
         ones), False to use the running statistics.
@@ -309,7 +313,7 @@ def test_logits(images, model, shifts=True):
     looks that cost no training (test-time augmentation).
 
     Args:
-      images: float32 tensor, [batch size, 32, 32, 3].
+      images: float32 tensor, [batch size, height, width, 3].
       model: a trained CNN.
       shifts: False to average only the image and its mirror image.
 

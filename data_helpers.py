@@ -2,13 +2,15 @@
 
 load_data() reads the five training batches and the test batch of the python version
 of CIFAR-10 (fetching it first if the folder is missing) and works out the mean
-training image; gen_batch() walks the training set in shuffled batches.
+training image; gen_batch() walks the training set in shuffled batches. Given a folder
+of your own images instead (one subfolder per class), load_data() returns those, in
+the same form (support/image_folder.py).
 """
 import os
 
 import numpy as np
 
-from support import download, safe_pickle, zero_copy
+from support import download, image_folder, safe_pickle, zero_copy
 from support.cli import InputError
 
 CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -29,7 +31,7 @@ def load_CIFAR10_batch(filename):
     Raises:
       InputError: the file is missing, broken, or not a CIFAR-10 batch.
     """
-    fix = 'delete %s and run again to fetch a fresh copy' % os.path.dirname(filename)
+    fix = 'move %s away and run again to fetch a fresh copy' % os.path.dirname(filename)
     try:
         with open(filename, 'rb') as f:
             batch = safe_pickle.load(f, MAX_BATCH_BYTES)  # pickle.load could run code
@@ -56,7 +58,7 @@ def load_CIFAR10_batch(filename):
     return images, labels.astype(np.int64)
 
 
-def load_data(data_dir='cifar-10-batches-py'):
+def load_data(data_dir='cifar-10-batches-py', image_size=32, test_fraction=0.2):
     """Load all CIFAR-10 data, merge the training batches, find the mean image.
 
     The tutorial subtracts the mean training image from every image here. We keep the
@@ -64,7 +66,10 @@ def load_data(data_dir='cifar-10-batches-py'):
     from each batch inside the training graph, where it costs nothing.
 
     Args:
-      data_dir: the folder cifar-10-python.tar.gz extracts to; fetched if missing.
+      data_dir: the folder cifar-10-python.tar.gz extracts to; fetched if missing. Or
+        a folder of your own images, one subfolder per class.
+      image_size, test_fraction: for a folder of images, the side of the square each
+        is resized to, and the share of each class held out without a test folder.
 
     Returns:
       A dict with 'images_train' (50000 x 3072 uint8), 'labels_train' (50000 int64),
@@ -72,6 +77,12 @@ def load_data(data_dir='cifar-10-batches-py'):
       'mean_image' (3072 float32); to draw images, 'image_shape' (3, 32, 32: a red,
       a green and a blue plane per row) and 'pixel_max' (255).
     """
+    # Your own images (one subfolder per class) instead of CIFAR-10
+    if image_folder.is_image_folder(data_dir):
+        return image_folder.load_data(data_dir, image_size, test_fraction)
+    if image_size != 32:
+        raise InputError('CIFAR-10\'s images are 32x32: --image_size is for a folder of '
+                         'your own images')
     download.fetch_cifar10(data_dir)
     # Merge the training batches, each as it is read, into memory TensorFlow can use
     # without a copy (np.concatenate, as support/zero_copy.py does it).

@@ -1,12 +1,14 @@
 """Classify your own pictures with a trained network: the three likeliest classes of each.
 
-Each JPEG, PNG, GIF or BMP is decoded by TensorFlow, shrunk to 32x32 pixels as the
-CIFAR-10 images are, and prepared as the run's training prepared its images (the mean
-training image subtracted, and for Part 3 the test-time flip). The network is the
-newest run in tf_logs with a checkpoint (run_fc_model.py or run_cnn_model.py), or the
-run named with --run. A CIFAR-10 network knows only its ten classes, and small,
-centred objects as in its training images: a photo of a cat's face fills the frame
-in a way no training image does, so expect mistakes.
+Each JPEG, PNG, GIF, BMP or WebP file is decoded by Pillow and prepared as the images
+the run trained on were: turned upright, made RGB, resized to the run's size (32x32
+pixels for CIFAR-10) as support/image_folder.py does, the mean training image
+subtracted (and for Part 3 the test-time views averaged). The network is the newest
+run in tf_logs with a checkpoint (run_fc_model.py or run_cnn_model.py), or the run
+named with --run, and the classes are those it learned: CIFAR-10's ten, or the folders
+of your own images. A CIFAR-10 network knows only its ten classes, and small, centred
+objects as in its training images: a photo of a cat's face fills the frame in a way
+no training image does, so expect mistakes.
 
     python predict_image.py photo.jpg [more.png ...] [--run RUN_NAME]
 """
@@ -18,15 +20,15 @@ from support import cli
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('images', nargs='+', metavar='IMAGE',
-                        help='JPEG, PNG, GIF or BMP files to classify')
+                        help='JPEG, PNG, GIF, BMP or WebP files to classify')
     parser.add_argument('--run', metavar='RUN_NAME',
                         help='the run whose network classifies: a folder in train_dir '
                              '(default: the newest run with a checkpoint)')
     parser.add_argument('--train_dir', default='tf_logs',
                         help='folder of the runs (default: %(default)s)')
     parser.add_argument('--data_dir', default=None,
-                        help='the CIFAR-10 folder, for the mean training image (default: '
-                             'the one the run trained on)')
+                        help='the data the run trained on, for its mean image and classes '
+                             '(default: the folder the run recorded)')
     return parser.parse_args(argv)
 
 
@@ -36,37 +38,30 @@ if __name__ == '__main__':
 import numpy as np
 import tensorflow as tf
 
-import data_helpers
 import restore_model
-from support import runs
+from support import image_folder, runs
 
 MAX_IMAGE_BYTES = 64 << 20  # a photo is a few MB; refuse anything far larger unread
 
 
-def load_image(path):
-    """The image at path as one CIFAR-10 row: 3072 uint8 values, a red, a green and a
-    blue 32x32 plane, as load_data() returns them.
+def load_image(path, size=32):
+    """The image at path as one row of load_data(): size x size x 3 uint8 values, a red,
+    a green and a blue plane.
 
     Raises:
-      InputError: the file is missing, too large, or not an image TensorFlow decodes.
+      InputError: the file is missing, too large, or not an image Pillow decodes.
     """
     try:
         if os.path.getsize(path) > MAX_IMAGE_BYTES:
             raise cli.InputError('%s is over %d MB: not a photo to classify'
                                  % (path, MAX_IMAGE_BYTES >> 20))
-        with open(path, 'rb') as f:
-            contents = f.read()
     except OSError as e:
         raise cli.InputError('cannot read %s: %s' % (path, e.strerror or e))
     try:
-        image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-    except (tf.errors.InvalidArgumentError, ValueError):
-        raise cli.InputError('%s is not an image TensorFlow can read (JPEG, PNG, GIF or '
-                             'BMP)' % path)
-    # Shrink to 32x32, each pixel the average of the area it covers, back to bytes.
-    small = tf.image.resize(tf.cast(image, tf.float32), [32, 32], method='area')
-    small = np.clip(np.round(small.numpy()), 0, 255).astype(np.uint8)
-    return small.transpose(2, 0, 1).reshape(-1)  # a red, a green, a blue plane
+        pixels = image_folder.load_image(path, size)
+    except image_folder.BadImage as e:
+        raise cli.InputError('%s cannot be used: %s' % (path, e))
+    return pixels.transpose(2, 0, 1).reshape(-1)  # a red, a green, a blue plane
 
 
 def main(args):
@@ -74,20 +69,20 @@ def main(args):
                         hint='train one first with python run_fc_model.py or '
                              'python run_cnn_model.py')
     path = run.latest_checkpoint()
-    rows = np.stack([load_image(image) for image in args.images])  # all, before training
     model, _ = restore_model.build_network(run, path)
     run.restore(tf.train.Checkpoint(model=model), path)
-    _, flags = run.recorded()
-    data_dir = args.data_dir or (flags or {}).get('data_dir') or cli.default_data_dir()
-    mean_image = data_helpers.load_data(data_dir)['mean_image']
+    data_sets = restore_model.load_data(run, args.data_dir)  # the classes, the mean image
+    size = data_sets['image_shape'][-1]
+    rows = np.stack([load_image(image, size) for image in args.images])
 
-    logits = restore_model.logits_function(model, mean_image)(tf.constant(rows))
+    logits = restore_model.logits_function(model, data_sets['mean_image'])(
+        tf.constant(rows))
     probabilities = tf.nn.softmax(logits).numpy()
     print('Run {}, step {}:'.format(run.name, int(model.global_step.numpy())))
     for image, p in zip(args.images, probabilities):
         top = np.argsort(-p)[:3]
         print('{}: {}'.format(image, ', '.join(
-            '{} {:.0%}'.format(data_helpers.CLASSES[k], p[k]) for k in top)))
+            '{} {:.0%}'.format(data_sets['classes'][k], p[k]) for k in top)))
 
 
 if __name__ == '__main__':

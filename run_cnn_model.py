@@ -39,9 +39,10 @@ def parse_args(argv=None):
     parser.add_argument('--activation', choices=['relu', 'gelu'], default='relu',
                         help='the blocks\' activation: gelu (airbench\'s) learns a little '
                              'more per epoch, but slower on a CPU (default: %(default)s)')
-    parser.add_argument('--batch_size', type=cli.positive_int, default=1000,
+    parser.add_argument('--batch_size', type=cli.positive_int, default=cli.Default(1000),
                         help='batch size; a divisor of 50000 uses every image in each '
-                             'epoch (default: %(default)s)')
+                             'epoch (default: %(default)s, or a tenth of the training '
+                             'images where that is fewer)')
     parser.add_argument('--reg_constant', type=cli.non_negative_float, default=1.33e-3,
                         help='regularization constant (default: %(default)s)')
     parser.add_argument('--label_smoothing', type=cli.fraction, default=0.2,
@@ -87,18 +88,14 @@ def main(args):
     strategy = devices.strategy()
     args.dtype = devices.compute_dtype(args.dtype).name  # auto: what this machine has
     args.seed = devices.agree(strategy, args)  # a cluster trains with the chief's seed
-    print('\nParameters:')
-    for attr, value in sorted(vars(args).items()):
-        print('{} = {}'.format(attr, value))
-    print()
-
     beginTime = time.time()
     training.set_seed(args.seed)
 
-    # Load CIFAR-10 data (the images as bytes; cnn.to_images() centres them).
-    data_sets = data_helpers.load_data(args.data_dir)
+    # Load CIFAR-10 data, or your own images (as bytes; cnn.to_images() centres them).
+    data_sets = data_helpers.load_data(args.data_dir, args.image_size, args.test_fraction)
     num_train = len(data_sets['images_train'])
-    cli.check_batch_size(args.batch_size, num_train)
+    # Batches of 1000 images, or of a tenth of the training images where that is fewer
+    args.batch_size = cli.fitted_batch_size(args.batch_size, num_train)
     if args.batch_size < strategy.num_replicas_in_sync:
         raise cli.InputError('--batch_size must be at least the number of devices (%d)'
                              % strategy.num_replicas_in_sync)
@@ -107,16 +104,22 @@ def main(args):
     mean_image = tf.constant(data_sets['mean_image'])
 
     # The network, and a checkpoint of it (weights, momentum, global step). Its first
-    # layer whitens the 2x2 patches of (the first 5000) training images.
+    # layer whitens the 2x2 patches of the first 5000 training images (of 32x32 pixels;
+    # fewer of larger ones, for as many pixels).
+    sample = images_train[:5000 * 3072 // images_train.shape[1]]
     whitening = None if args.no_whitening else cnn.whitening_filters(
-        cnn.to_images(images_train[:5000], mean_image).numpy())
+        cnn.to_images(sample, mean_image).numpy())
     with strategy.scope():
         model = cnn.CNN(args.channels, len(data_sets['classes']), whitening,
                         reg_constant=args.reg_constant, dtype=tf.as_dtype(args.dtype),
                         later_channels=args.later_channels, activation=args.activation)
     checkpoint = tf.train.Checkpoint(model=model)
     defaults = parse_args(['--dtype', devices.compute_dtype('auto').name])  # to name it
-    run = runs.open_run(args, 'cnn', defaults, chief=devices.is_chief(strategy))
+    run = runs.open_run(args, 'cnn', defaults, data_sets, chief=devices.is_chief(strategy))
+    print('\nParameters:')
+    for attr, value in sorted(vars(args).items()):
+        print('{} = {}'.format(attr, value))
+    print()
     if args.resume:
         run.restore(checkpoint)
         print('Resuming run {} from step {}'.format(run.name,

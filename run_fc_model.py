@@ -26,9 +26,10 @@ def parse_args(argv=None):
                         help='number of steps to run trainer (default: %(default)s)')
     parser.add_argument('--hidden1', type=cli.positive_int, default=120,
                         help='number of units in hidden layer 1 (default: %(default)s)')
-    parser.add_argument('--batch_size', type=cli.positive_int, default=400,
+    parser.add_argument('--batch_size', type=cli.positive_int, default=cli.Default(400),
                         help='batch size; a divisor of 50000 uses every image in each '
-                             'epoch (default: %(default)s)')
+                             'epoch (default: %(default)s, or a tenth of the training '
+                             'images where that is fewer)')
     parser.add_argument('--reg_constant', type=cli.non_negative_float, default=0.1,
                         help='regularization constant (default: %(default)s)')
     parser.add_argument('--input_scale', type=cli.positive_float, default=1.0,
@@ -57,18 +58,14 @@ from support import report, training, zero_copy
 
 
 def main(args):
-    print('\nParameters:')
-    for attr, value in sorted(vars(args).items()):
-        print('{} = {}'.format(attr, value))
-    print()
-
     beginTime = time.time()
     training.set_seed(args.seed)
 
-    # Load CIFAR-10 data (the images as bytes; the mean image is subtracted below).
-    data_sets = data_helpers.load_data(args.data_dir)
+    # Load CIFAR-10 data, or your own images (as bytes; the mean image is subtracted below)
+    data_sets = data_helpers.load_data(args.data_dir, args.image_size, args.test_fraction)
     num_train, image_pixels = data_sets['images_train'].shape
-    cli.check_batch_size(args.batch_size, num_train)
+    # Batches of 400 images, or of a tenth of the training images where that is fewer
+    args.batch_size = cli.fitted_batch_size(args.batch_size, num_train)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     mean_image = tf.constant(data_sets['mean_image'])
@@ -78,7 +75,11 @@ def main(args):
                                     reg_constant=args.reg_constant,
                                     input_scale=args.input_scale)
     checkpoint = tf.train.Checkpoint(model=model)
-    run = runs.open_run(args, 'fc', parse_args([]))
+    run = runs.open_run(args, 'fc', parse_args([]), data_sets)
+    print('\nParameters:')
+    for attr, value in sorted(vars(args).items()):
+        print('{} = {}'.format(attr, value))
+    print()
     if args.resume:
         run.restore(checkpoint)
         print('Resuming run {} from step {}'.format(run.name, int(model.global_step)))

@@ -14,8 +14,8 @@ import time
 from support import cli
 
 # Parameter definitions: Part 1's for CIFAR-10, the MNIST tutorial's for the digits.
-DEFAULTS = {'cifar10': dict(learning_rate=0.005, max_steps=1000, batch_size=100),
-            'mnist': dict(learning_rate=0.5, max_steps=1000, batch_size=100)}
+DEFAULTS = {'cifar10': dict(learning_rate=0.005, max_steps=1000),
+            'mnist': dict(learning_rate=0.5, max_steps=1000)}
 DEFAULTS['fashion_mnist'] = DEFAULTS['mnist']
 
 
@@ -28,10 +28,11 @@ def parse_args(argv=None):
     parser.add_argument('--max_steps', type=cli.non_negative_int,
                         help='number of training steps (default: 1000)')
     parser.add_argument('--batch_size', type=cli.positive_int,
-                        help='random training images per step (default: 100)')
+                        help='random training images per step (default: 100, or a tenth '
+                             'of the training images where that is fewer)')
     cli.add_common_flags(parser, several_datasets=True)
     args = parser.parse_args(argv)
-    for flag, default in DEFAULTS[args.dataset].items():
+    for flag, default in dict(DEFAULTS[args.dataset], batch_size=cli.Default(100)).items():
         if getattr(args, flag) is None:
             setattr(args, flag, default)
     args.data_dir = args.data_dir or cli.default_data_dir(args.dataset)
@@ -95,13 +96,15 @@ def evaluation(logits, labels):
 def main(args):
     beginTime = time.time()
 
-    # Prepare data
+    # Prepare data (CIFAR-10, or your own images; or the MNIST tutorial's digits)
     if args.dataset == 'cifar10':
-        data_sets = data_helpers.load_data(args.data_dir)
+        data_sets = data_helpers.load_data(args.data_dir, args.image_size,
+                                           args.test_fraction)
     else:
         data_sets = mnist.load_data(args.data_dir, args.dataset)
     num_train, image_pixels = data_sets['images_train'].shape
-    cli.check_batch_size(args.batch_size, num_train)
+    # Batches of 100 images, or of a tenth of the training images where that is fewer
+    args.batch_size = cli.fitted_batch_size(args.batch_size, num_train)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     images_test = zero_copy.to_tensor(data_sets['images_test'])

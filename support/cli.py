@@ -11,6 +11,7 @@ Each script parses its flags before importing TensorFlow (which takes seconds), 
         cli.run(main, args)
 """
 import argparse
+import errno
 import os
 import random
 import re
@@ -50,6 +51,8 @@ positive_float = _checked(float, lambda v: 0 < v <= FLOAT32_MAX, '> 0 and at mos
 non_negative_float = _checked(float, lambda v: 0 <= v <= FLOAT32_MAX,
                               '>= 0 and at most 3.4e38')
 fraction = _checked(float, lambda v: 0 <= v < 1, '>= 0 and < 1')
+open_fraction = _checked(float, lambda v: 0 < v < 1, '> 0 and < 1')
+image_size = _checked(int, lambda v: 16 <= v <= 256, 'from 16 to 256')
 
 
 # Where each dataset is looked for unless --data_dir says otherwise: an environment
@@ -69,18 +72,32 @@ def draw_seed():
     return random.SystemRandom().randrange(2**31)
 
 
-def add_common_flags(parser, several_datasets=False):
-    """The flags every script shares: where the data and the runs are, the random seed.
+def add_common_flags(parser, several_datasets=False, training=True):
+    """The flags every script shares: where the data and the runs are, the random seed,
+    and for training, how a folder of your own images is read.
 
     With several_datasets, --data_dir defaults to None: the script picks the folder
     of the dataset chosen with default_data_dir().
     """
     parser.add_argument(
         '--data_dir', default=None if several_datasets else default_data_dir(),
-        help='data folder (default: %s)' % '; '.join(
-            '$%s or %s%s' % (variable, folder, ' for ' + name if several_datasets else '')
-            for name, (variable, folder) in DATA_DIRS.items()
-            if several_datasets or name == 'cifar10'))
+        help='data folder: CIFAR-10\'s, or your own images, one subfolder per class '
+             '(default: %s)' % '; '.join(
+                 '$%s or %s%s' % (variable, folder, ' for ' + name if several_datasets
+                                  else '')
+                 for name, (variable, folder) in DATA_DIRS.items()
+                 if several_datasets or name == 'cifar10'))
+    if training:
+        parser.add_argument(
+            '--image_size', type=image_size, default=32,
+            help='your own images: each is resized to this many pixels square, the whole '
+                 'picture (stretched if it is not square), each pixel the average of the '
+                 'area it covers (default: %(default)s, as CIFAR-10)')
+        parser.add_argument(
+            '--test_fraction', type=open_fraction, default=0.2,
+            help='your own images without a test folder: the share of each class held '
+                 'out for testing, chosen by a hash of each file name (default: '
+                 '%(default)s)')
     parser.add_argument('--train_dir', default='tf_logs',
                         help='folder of the runs: one subfolder per run for its '
                              'TensorBoard logs and checkpoints (default: %(default)s)')
@@ -116,6 +133,8 @@ def start(parse_args):
     of TensorFlow's import.
     """
     signal.signal(signal.SIGINT, _interrupted_at_start)
+    if hasattr(sys.stdout, 'reconfigure'):  # a class name the console cannot show: escaped
+        sys.stdout.reconfigure(errors='backslashreplace')
     try:
         args = parse_args()
     except InputError as e:  # e.g. --resume of a run that does not exist
@@ -254,13 +273,44 @@ def _run(main, args):
             sys.exit('Error: lost contact with a worker of the cluster ({}): start every '
                      'worker again with the same command and --resume'.format(
                          type(e).__name__))
+        if disk_full(e):  # a checkpoint, the TensorBoard log: what was saved is kept
+            sys.exit('Error: no space left on the disk: free some space and run again (a '
+                     'training run continues from its last checkpoint with --resume)')
         if not isinstance(e, MemoryError) and type(e).__name__ != 'ResourceExhaustedError':
             raise
         sys.exit('Error: out of memory: try a smaller network (--hidden1) or --batch_size')
 
 
-def check_batch_size(batch_size, num_train):
-    """Refuse a --batch_size larger than the training set, before any training."""
+def disk_full(error):
+    """Whether error (Python's or TensorFlow's, which has no errno) says the disk is full."""
+    return (getattr(error, 'errno', None) == errno.ENOSPC
+            or 'No space left on device' in str(error))
+
+
+def write_error(e, folder):
+    """An OSError from writing in folder as what to do: the disk full, no permission."""
+    if disk_full(e):
+        return ('no space left on the disk holding %s: free some space and run again'
+                % folder)
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return 'no permission to write in %s: choose a folder you can write to' % folder
+    return 'cannot write in %s: %s' % (folder, ' '.join(str(e.strerror or e).split()))
+
+
+class Default(int):
+    """A --batch_size not given: the script may fit it to the data (fitted_batch_size)."""
+
+
+def fitted_batch_size(batch_size, num_train):
+    """batch_size, or where it is the Default and more than a tenth of the num_train
+    training images, that tenth (so that an epoch has 10 steps at least).
+
+    Raises:
+      InputError: a --batch_size given larger than the training set.
+    """
+    if isinstance(batch_size, Default):
+        return min(int(batch_size), max(1, num_train // 10))
     if batch_size > num_train:
         raise InputError('--batch_size must be at most the number of training images '
                          '(%d), got %d' % (num_train, batch_size))
+    return batch_size

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 import zlib
 
-from support.cli import InputError
+from support.cli import InputError, write_error
 
 CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a'
@@ -63,7 +63,7 @@ def fetch_cifar10(data_dir):
     try:
         os.makedirs(parent, exist_ok=True)  # as Keras' get_file and torchvision do
     except OSError as e:
-        raise InputError(_write_error(e, parent))
+        raise InputError(write_error(e, parent))
     if os.path.lexists(archive):
         if not os.path.isfile(archive):
             raise InputError('%s is not a file: move it away and run again' % archive)
@@ -213,7 +213,7 @@ def download(url, path, md5, max_bytes, out=None, timeout=60, min_speed=1024):
             'cannot download %s (%s): check the network and run again, or download it by '
             'hand and save it as %s' % (url, one_line(_describe(reason)), path))
     except OSError as e:
-        raise InputError(_write_error(e, folder))
+        raise InputError(write_error(e, folder))
     finally:
         if part is not None and os.path.exists(part):
             os.remove(part)
@@ -283,7 +283,7 @@ def extract(archive, folder, dest, max_bytes, max_files=1000):
         if e.errno in (errno.EEXIST, errno.ENOTEMPTY) or os.path.isdir(dest):
             raise InputError('%s appeared while extracting: another run is filling it; '
                              'wait for it, or delete it and run again' % dest)
-        raise InputError(_write_error(e, parent))
+        raise InputError(write_error(e, parent))
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -291,12 +291,3 @@ def extract(archive, folder, dest, max_bytes, max_files=1000):
 
 def _describe(reason):
     return str(getattr(reason, 'strerror', None) or reason) or type(reason).__name__
-
-
-def _write_error(e, folder):
-    if e.errno == errno.ENOSPC:
-        return ('no space left on the disk holding %s: free some space and run again'
-                % folder)
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return 'no permission to write in %s: choose a folder you can write to' % folder
-    return 'cannot write in %s: %s' % (folder, one_line(e.strerror or e))

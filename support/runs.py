@@ -102,16 +102,24 @@ class Run:
     def __exit__(self, *exc):
         self.close()
 
-    def record(self, model, args):
-        """Write flags.json: the model and every flag of args (written whole, then
-        renamed into place, so a crash never leaves half a file)."""
+    def record(self, model, args, data_sets=None):
+        """Write flags.json: the model, every flag of args and, from data_sets, the
+        classes and the fingerprint of a folder of images (written whole, then renamed
+        into place, so a crash never leaves half a file)."""
         flags = {flag: value for flag, value in sorted(vars(args).items())
                  if flag not in NOT_RECORDED}
+        content = {'model': model, 'flags': flags}
+        if data_sets is not None:
+            content['data'] = {'classes': data_sets['classes'],
+                               'fingerprint': data_sets.get('fingerprint')}
         path = os.path.join(self.path, FLAGS_FILE)
-        with open(path + '.tmp', 'w') as f:
-            json.dump({'model': model, 'flags': flags}, f, indent=1)
-            f.write('\n')
-        os.replace(path + '.tmp', path)
+        try:
+            with open(path + '.tmp', 'w') as f:
+                json.dump(content, f, indent=1)
+                f.write('\n')
+            os.replace(path + '.tmp', path)
+        except OSError as e:
+            raise InputError(cli.write_error(e, self.path))
 
     def recorded(self):
         """(model, {flag: value}) from flags.json, or (None, None) for a run made
@@ -120,25 +128,56 @@ class Run:
         Raises:
           InputError: the file is too large or not what record() writes.
         """
+        return self._read_record()[:2]
+
+    def check_data(self, data_sets, data_dir, same_images=False):
+        """Check that data_sets (from load_data(data_dir)) holds the classes the run
+        learned, in the same order, and with same_images (to resume the run), the very
+        images it started with.
+
+        Raises:
+          InputError: other classes (another folder, or another dataset), or images
+            added, removed or changed since.
+        """
+        data = self._read_record()[2]
+        if data is None:  # a run made before runs recorded their data: CIFAR-10
+            return
+        if data['classes'] != data_sets['classes']:
+            raise InputError(
+                'run %s learned the classes %s, but %s has %s: pass --data_dir the folder '
+                'it trained on' % (self.name, ', '.join(data['classes']), data_dir,
+                                   ', '.join(data_sets['classes'])))
+        if same_images and data['fingerprint'] != data_sets.get('fingerprint'):
+            raise InputError('the images in %s are not those run %s started with (an image '
+                             'was added, removed or changed): resume it with the same '
+                             'images, or start a new run' % (data_dir, self.name))
+
+    def _read_record(self):
         path = os.path.join(self.path, FLAGS_FILE)
         try:
             with open(path, 'rb') as f:
                 text = f.read(MAX_FLAGS_BYTES + 1)
         except FileNotFoundError:
-            return None, None
+            return None, None, None
         except OSError as e:
             raise InputError('cannot read %s: %s' % (path, e.strerror or e))
         try:
             if len(text) > MAX_FLAGS_BYTES:
                 raise ValueError('too large')
             content = json.loads(text)
-            model, flags = content['model'], content['flags']
+            model, flags, data = content['model'], content['flags'], content.get('data')
             if not (isinstance(model, str) and isinstance(flags, dict) and all(
                     isinstance(v, (str, int, float, type(None))) for v in flags.values())):
                 raise ValueError('wrong types')
-        except (ValueError, KeyError, TypeError, RecursionError):  # deep nesting
+            if data is not None and not (
+                    isinstance(data.get('classes'), list)
+                    and all(isinstance(c, str) for c in data['classes'])
+                    and isinstance(data.get('fingerprint'), (str, type(None)))):
+                raise ValueError('wrong types')
+        except (ValueError, KeyError, TypeError, AttributeError,
+                RecursionError):  # deep nesting
             raise InputError('%s is damaged: start a new run' % path)
-        return model, flags
+        return model, flags, data
 
     def checkpoints(self):
         """The steps of the checkpoints in this folder, oldest first."""
@@ -262,7 +301,7 @@ def _checked_value(parser, flag, value, run):
     return value
 
 
-def open_run(args, model, defaults, chief=True):
+def open_run(args, model, defaults, data_sets, chief=True):
     """The run args describe, locked, with its flags recorded: a new folder, or the
     run named by args.resume (as parse_flags() set it).
 
@@ -270,9 +309,14 @@ def open_run(args, model, defaults, chief=True):
       args: the parsed flags.
       model: the run's kind, the first word of its name: 'fc', 'cnn', 'softmax'.
       defaults: the flags' defaults (a Namespace), to name the run.
+      data_sets: what load_data() returned: its classes are recorded, and a resumed
+        run must have the very images (the same fingerprint) it started with.
       chief: False for the other workers of a cluster: they get a temporary folder,
         removed when the run closes, and restore from the run args.resume names (the
         chief alone writes in train_dir, as TensorFlow's multi-worker guide does).
+
+    Raises:
+      InputError: a resumed run whose images changed.
     """
     if not chief:
         return WorkerRun(args.resume and Run(os.path.join(args.train_dir, args.resume)))
@@ -280,8 +324,9 @@ def open_run(args, model, defaults, chief=True):
         run = new_run(args.train_dir, run_name(model, args, defaults))
     else:
         run = Run(os.path.join(args.train_dir, args.resume))
+        run.check_data(data_sets, args.data_dir, same_images=True)
         run.lock()
-    run.record(model, args)  # on resume: a new max_steps or data_dir
+    run.record(model, args, data_sets)  # on resume: a new max_steps or data_dir
     return run
 
 

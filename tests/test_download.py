@@ -195,7 +195,7 @@ def test_incomplete_folder_names_the_missing_file(tmp_path, server, archive):
     (tmp_path / 'cifar-10-batches-py' / 'data_batch_4').unlink()
     result = softmax(tmp_path, server.url, md5(archive))
     assert_one_line_error(result, 'data_batch_4 is missing',
-                          'delete %s and run again' % 'cifar-10-batches-py')
+                          'move %s away and run again' % 'cifar-10-batches-py')
 
 
 class FullDisk(io.RawIOBase):

@@ -55,14 +55,14 @@ def test_prints_the_three_likeliest_classes_of_each_image(tiny_cifar, fc_run, tm
 def test_a_file_that_is_not_an_image_is_one_line(tmp_path):
     text = tmp_path / 'notes.png'
     text.write_text('not an image')
-    with pytest.raises(InputError, match='notes.png is not an image TensorFlow can read'):
+    with pytest.raises(InputError, match='notes.png cannot be used: not an image Pillow can read'):
         predict_image.load_image(str(text))
     with pytest.raises(InputError, match='cannot read .*missing.jpg'):
         predict_image.load_image(str(tmp_path / 'missing.jpg'))
 
 
 @pytest.mark.parametrize('make, fragment', [
-    (lambda p: p.write_text('text'), 'is not an image TensorFlow can read'),
+    (lambda p: p.write_text('text'), 'cannot be used: not an image Pillow can read'),
     (None, 'cannot read')])
 def test_bad_images_and_no_run_are_one_line(fc_run, tmp_path, make, fragment):
     image = tmp_path / 'photo.jpg'

@@ -325,7 +325,7 @@ def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, tmp_pat
     other = two_layer_fc.TwoLayerFC(784, 8, 10)  # an MNIST-sized network
     runs.new_run(str(train_dir), 'fc_mnist').save(tf.train.Checkpoint(model=other), 5)
     result = restore(tiny_cifar, train_dir)
-    assert_one_line_error(result, 'expects 784-pixel images', 'CIFAR-10 images have 3072')
+    assert_one_line_error(result, 'expects 784-pixel images', 'these images have 3072')
 
 
 @pytest.mark.parametrize('whitening_bias', [False, True])
