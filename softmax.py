@@ -117,7 +117,7 @@ def main(args):
     name = 'softmax' if args.dataset == 'cifar10' else 'softmax_' + args.dataset
     run = runs.new_run(args.train_dir, runs.run_name(
         name, args, parse_args(['--dataset', args.dataset])))
-    run.record(name, args)  # flags.json: the flags and the seed, to repeat the run
+    run.record(name, args, data_sets)  # flags.json: the flags, the seed and the classes
 
     def centred(images):
         # load_data() left the images as bytes: subtract the mean training image here.

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from support import cli
+from support import cli, image_folder
 
 # Each flag's choices; learning rates and regularisation are drawn on a log scale.
 SEARCH_SPACE = {
@@ -39,8 +39,9 @@ SEARCH_SPACE = {
     'batch_size': [100, 200, 400],
     'input_scale': [1 / 64],
 }
-TUTORIAL = {'hidden1': 120, 'learning_rate': 0.001, 'reg_constant': 0.1,
-            'batch_size': 400, 'input_scale': 1.0}
+# The tutorial's flags; its batch of 400 images is the default (on a set of fewer than
+# 4000 training images, a tenth of them).
+TUTORIAL = {'hidden1': 120, 'learning_rate': 0.001, 'reg_constant': 0.1, 'input_scale': 1.0}
 
 
 def parse_args(argv=None):
@@ -54,10 +55,13 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def draw_flags(rng):
-    """One trial's flags: a random choice from each list, log-uniform in each range."""
+def draw_flags(rng, max_batch):
+    """One trial's flags: a random choice from each list, log-uniform in each range; of
+    the batch sizes, those of at most max_batch images (or the default, if none is)."""
     flags = {}
     for flag, choices in SEARCH_SPACE.items():
+        if flag == 'batch_size':
+            choices = [size for size in choices if size <= max_batch] or [None]
         if isinstance(choices, tuple):
             low, high = choices
             drawn = math.exp(rng.uniform(math.log(low), math.log(high)))
@@ -72,7 +76,8 @@ def command(flags, args):
                                          'run_fc_model.py')]
     for flag, value in sorted(dict(flags, max_steps=args.max_steps,
                                    train_dir=args.train_dir, data_dir=args.data_dir,
-                                   seed=args.seed).items()):
+                                   seed=args.seed, image_size=args.image_size,
+                                   test_fraction=args.test_fraction).items()):
         if value is not None:
             line += ['--' + flag, '%g' % value if isinstance(value, float) else str(value)]
     return line
@@ -107,10 +112,11 @@ def on_interrupt(signum, frame):
 
 def main(args):
     rng = random.Random(args.seed)
+    max_batch = image_folder.training_count(args.data_dir, args.test_fraction) // 10
     results = []
     signal.signal(signal.SIGINT, on_interrupt)
     for trial in range(args.trials):
-        flags = TUTORIAL if trial == 0 else draw_flags(rng)
+        flags = TUTORIAL if trial == 0 else draw_flags(rng, max_batch)
         line = command(flags, args)
         shown = ' '.join(line[2:])
         print('Trial {}/{}: {}'.format(trial + 1, args.trials, shown), flush=True)

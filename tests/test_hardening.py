@@ -415,3 +415,61 @@ def test_offline_idx_error_names_every_missing_file_and_leaves_nothing(tmp_path,
     if dataset == 'fashion_mnist':
         assert 'apt-get install dataset-fashion-mnist' in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# A full disk --------------------------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB file system of its own (a tmpfs; Linux, as root), to fill; grow(mb) makes
+    room again."""
+    disk = tmp_path / 'disk'
+    disk.mkdir()
+    if not sys.platform.startswith('linux') or os.geteuid() != 0 or subprocess.run(
+            ['mount', '-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', str(disk)],
+            capture_output=True).returncode != 0:
+        pytest.skip('a small file system needs root on Linux (mount -t tmpfs)')
+
+    def grow(megabytes):
+        subprocess.run(['mount', '-o', 'remount,size=%dm' % megabytes, str(disk)],
+                       check=True)
+    yield disk, grow
+    subprocess.run(['umount', str(disk)], check=True)
+
+
+def test_a_full_disk_is_named_and_the_run_resumes_from_what_was_saved(tiny_cifar, tmp_path,
+                                                                     small_disk):
+    from conftest import assert_bitwise_equal, run_folder
+    disk, grow = small_disk
+    flags = ['--data_dir', tiny_cifar, '--batch_size', 100, '--max_steps', 300,
+             '--checkpoint_every', 100, '--seed', 1]
+    # Each checkpoint takes 1.5 MB: the second fills the disk, the third finds it full.
+    result = run_script('run_fc_model.py', '--train_dir', disk / 'tf_logs', *flags,
+                        cwd=tmp_path)
+    assert_one_line_error(result, 'no space left on the disk', 'continues from its last '
+                          'checkpoint with --resume')
+    run = run_folder(disk / 'tf_logs')
+    assert run.name.startswith('fc_') and (run / 'checkpoint-200.index').is_file()
+    grow(20)
+    resumed = run_script('run_fc_model.py', '--train_dir', disk / 'tf_logs', '--resume',
+                         cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert 'Resuming run %s from step 200' % run.name in resumed.stdout
+    alone = run_script('run_fc_model.py', '--train_dir', tmp_path / 'alone', *flags,
+                       cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    assert_bitwise_equal(run / 'checkpoint-300', run_folder(tmp_path / 'alone') /
+                         'checkpoint-300')
+
+
+def test_decoded_images_that_find_the_disk_full_are_a_warning(tmp_path, small_disk):
+    from test_image_folder import write_folder
+    disk, _ = small_disk
+    photos = write_folder(tmp_path / 'photos', per_class=40)  # 120 x 64x64x3: 1.5 MB
+    (disk / 'filler').write_bytes(b'\0' * (2 << 20))
+    result = run_script('softmax.py', '--data_dir', photos, '--image_size', 64,
+                        '--max_steps', 10, '--train_dir', tmp_path / 'tf_logs', cwd=disk)
+    assert result.returncode == 0, result.stderr
+    warning, = [line for line in result.stdout.splitlines() if line.startswith('Warning')]
+    assert 'no space left on the disk holding image_cache' in warning
+    assert not [p for p in (disk / 'image_cache').iterdir()]  # nothing half-written kept

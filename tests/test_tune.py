@@ -28,7 +28,7 @@ def test_two_trials_a_summary_and_the_best_flags(tiny_cifar, tmp_path):
     best = max(float(accuracy) for accuracy, _ in trials)
     summary = result.stdout.split('\nBest of 2 trials: test accuracy ')[1].splitlines()
     assert float(summary[0]) == best
-    assert summary[1].startswith('python run_fc_model.py --batch_size ')
+    assert summary[1].startswith('python run_fc_model.py --')
     # The best command, run again, gives the same accuracy (the seed is in it).
     python, script, *flags = summary[1].split()
     rerun = run_script(script, *flags, '--train_dir', tmp_path / 'again', cwd=ROOT)
