@@ -30,7 +30,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
-DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(SHARED, 'cifar-10-batches-py')
+# Where a learner has CIFAR-10: $CIFAR10_DIR, or the folder the first run downloaded.
+DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(ROOT, 'cifar-10-batches-py')
 TUTORIAL_2017 = os.path.join(SHARED, 'tutorial2017')
 
 # (name, script, kind, training steps, extra environment); the model is the key

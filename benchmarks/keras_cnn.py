@@ -21,6 +21,12 @@ It also prints how long fit() spent between the start of each epoch after the fi
 and its first step ("Epoch starts"): there Keras replaces the tf.data iterator over the
 arrays, and the old one's threads are waited for, with the CPU idle
 (benchmarks/README.md, "Performance").
+
+With --image_folder DIR (a folder with train/ and test/, one subfolder per class, as
+benchmarks/image_folder.py writes CIFAR-10), the images come from
+keras.utils.image_dataset_from_directory instead, as a Keras user reads a folder of
+photos: batches of 1000 decoded and resized to 32x32 as they are needed, the mean
+training image (one pass over the dataset) subtracted in a map().
 """
 import argparse
 import os
@@ -37,6 +43,8 @@ parser.add_argument('--data_dir', default='cifar-10-batches-py')
 parser.add_argument('--dtype', choices=['float32', 'bfloat16'], default=None,
                     help='default: what run_cnn_model.py --dtype auto picks')
 parser.add_argument('--max_steps', type=int, default=650)
+parser.add_argument('--image_folder', default=None,
+                    help='read the images of this folder with image_dataset_from_directory')
 args = parser.parse_args()
 begin = time.time()
 
@@ -46,11 +54,25 @@ dtype = args.dtype or devices.compute_dtype('auto').name
 if dtype == 'bfloat16':
     keras.mixed_precision.set_global_policy('mixed_bfloat16')
 
-(x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
-x_train = x_train.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1) / 64
-x_test = x_test.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1) / 64
 reg_constant, max_steps, peak, batch_size = 1.33e-3, args.max_steps, 1.5, 1000
-steps_per_epoch = len(x_train) // batch_size
+if args.image_folder:
+    def folder(split, shuffle):
+        return keras.utils.image_dataset_from_directory(
+            os.path.join(args.image_folder, split), label_mode='categorical',
+            image_size=(32, 32), batch_size=batch_size, shuffle=shuffle, seed=0)
+    train_images, test_images = folder('train', True), folder('test', False)
+    train_count = sum(len(y) for _, y in train_images)
+    mean_image = sum(x.numpy().sum(axis=0) for x, _ in train_images) / train_count
+    train_images = train_images.map(lambda x, y: ((x - mean_image) / 64, y))
+    x_train = np.concatenate([x for x, _ in train_images.take(5)])  # for the whitening
+    x_test = np.concatenate([(x - mean_image) / 64 for x, _ in test_images])
+    y_test = np.concatenate([y.numpy().argmax(axis=1) for _, y in test_images])
+else:
+    (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir)
+    x_train = x_train.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1) / 64
+    x_test = x_test.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1) / 64
+    train_count = len(x_train)
+steps_per_epoch = train_count // batch_size
 
 # Whitening: eigenvectors of the covariance of 2x2 patches, each scaled to variance 1.
 patches = np.lib.stride_tricks.sliding_window_view(x_train[:5000], (2, 2), axis=(1, 2))
@@ -142,9 +164,13 @@ model.compile(optimizer=keras.optimizers.SGD(Triangle(), momentum=0.85, nesterov
               loss=keras.losses.CategoricalCrossentropy(from_logits=True,
                                                         label_smoothing=0.2),
               metrics=['accuracy'])
-model.fit(x_train, keras.utils.to_categorical(y_train, 10), batch_size=batch_size,
-          epochs=int(np.ceil(max_steps / steps_per_epoch)),
-          callbacks=[Lookahead(), epoch_starts], verbose=0)
+if args.image_folder:
+    model.fit(train_images, epochs=int(np.ceil(max_steps / steps_per_epoch)),
+              callbacks=[Lookahead(), epoch_starts], verbose=0)
+else:
+    model.fit(x_train, keras.utils.to_categorical(y_train, 10), batch_size=batch_size,
+              epochs=int(np.ceil(max_steps / steps_per_epoch)),
+              callbacks=[Lookahead(), epoch_starts], verbose=0)
 
 
 def mirrored(x):

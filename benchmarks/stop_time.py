@@ -18,8 +18,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(
-    os.path.dirname(ROOT), 'shared', 'cifar-10-batches-py')
+# Where a learner has CIFAR-10: $CIFAR10_DIR, or the folder the first run downloaded.
+DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(ROOT, 'cifar-10-batches-py')
 
 
 def main():

@@ -320,24 +320,35 @@ def decoded(data_dir, size, names):
     cache = cache_path(data_dir, size)
     stamps = {name: stamp(os.path.join(data_dir, name)) for name in names}
     cached_rows, cached = read_cache(cache, size)
-    found = {}  # name: (row of pixels or None, why it was skipped)
-    for name in names:
-        entry = cached.get(name)
-        if entry is not None and entry[:2] == stamps[name]:
-            found[name] = (None if entry[2] is None else cached_rows[entry[2]], entry[3])
-    todo = [name for name in names if name not in found]
-    found.update(zip(todo, decode_all(data_dir, todo, size)))
-    kept = [name for name in names if found[name][0] is not None]
-    images = zero_copy.empty((len(kept), 3 * size * size), np.uint8)
-    rows = {name: row for row, name in enumerate(kept)}
-    for name, row in rows.items():
-        images[row] = found[name][0]
+    unchanged = {name for name in names if cached.get(name, [])[:2] == stamps[name]}
+    reasons = {name: cached[name][3] for name in unchanged if cached[name][2] is None}
+    if len(unchanged) == len(cached) == len(names) and [
+            cached[name][2] for name in names if name not in reasons] == list(
+                range(len(cached_rows))):
+        # Nothing changed: the cache's rows are these, in this order. One read into
+        # the array, where a copy from the mapped file would take the memory twice.
+        images = zero_copy.empty(cached_rows.shape, np.uint8)
+        with open(cached_rows.filename, 'rb') as f:
+            f.seek(cached_rows.offset)
+            f.readinto(memoryview(images).cast('B'))
+    else:
+        images = zero_copy.empty((len(names), 3 * size * size), np.uint8)
+        for i, name in enumerate(names):
+            if name in unchanged and name not in reasons:
+                images[i] = cached_rows[cached[name][2]]
+        todo = [i for i, name in enumerate(names) if name not in unchanged]
+        reasons.update(decode_all(data_dir, names, todo, size, images))
+        kept = [i for i, name in enumerate(names) if name not in reasons]
+        for row, i in enumerate(kept):  # close the gaps the skipped left, in place
+            images[row] = images[i]
+        images = images[:len(kept)]
     del cached_rows
-    if todo or len(cached) != len(names):
+    rows = {name: row for row, name in enumerate(n for n in names if n not in reasons)}
+    if len(unchanged) != len(names) or len(cached) != len(names):
         write_cache(cache, size, data_dir, images, {
-            name: stamps[name] + [rows.get(name), found[name][1]] for name in names})
-    skipped = [(name, found[name][1]) for name in names if name not in rows]
-    return images, [rows.get(name, -1) for name in names], skipped
+            name: stamps[name] + [rows.get(name), reasons.get(name)] for name in names})
+    return (images, [rows.get(name, -1) for name in names],
+            [(name, reasons[name]) for name in names if name in reasons])
 
 
 def stamp(path):
@@ -349,33 +360,35 @@ def stamp(path):
         return [-1, -1]
 
 
-def decode_all(data_dir, names, size):
-    """[(row of pixels, None) or (None, why it was skipped)] for each name, decoded on
-    every core (Pillow lets go of Python's lock while it decodes), with a progress line."""
-    if not names:
-        return []
+def decode_all(data_dir, names, todo, size, images):
+    """Decode the images names[i] for i in todo into images[i] (a red, a green and a
+    blue plane), on every core (Pillow lets go of Python's lock while it decodes),
+    with a progress line. Returns {name: why it was skipped} of those skipped."""
+    if not todo:
+        return {}
 
-    def decode(name):
+    def decode(i):
         try:
-            pixels = load_image(os.path.join(data_dir, name), size)
-            return pixels.transpose(2, 0, 1).reshape(-1), None  # a plane per colour
+            pixels = load_image(os.path.join(data_dir, names[i]), size)
         except BadImage as e:
-            return None, str(e)
+            return names[i], str(e)
+        images[i] = pixels.transpose(2, 0, 1).reshape(-1)
+        return None
 
     print('Decoding {} images at {}x{} (once: they are kept in {})'.format(
-        len(names), size, size, CACHE_DIR + os.sep), flush=True)
+        len(todo), size, size, CACHE_DIR + os.sep), flush=True)
     started = shown = time.time()
-    results = []
+    skipped = {}
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        for result in pool.map(decode, names, chunksize=64):
-            results.append(result)
+        for done, result in enumerate(pool.map(decode, todo, chunksize=64)):
+            if result is not None:
+                skipped[result[0]] = result[1]
             if sys.stdout.isatty() and time.time() - shown > 0.5:
                 shown = time.time()
-                print('\r  {}/{} images'.format(len(results), len(names)), end='',
-                      flush=True)
+                print('\r  {}/{} images'.format(done + 1, len(todo)), end='', flush=True)
     print('{}  {} images decoded in {:.1f} s'.format(
-        '\r' if sys.stdout.isatty() else '', len(names), time.time() - started))
-    return results
+        '\r' if sys.stdout.isatty() else '', len(todo), time.time() - started))
+    return skipped
 
 
 # The cache: image_cache/<folder>-<digest of its path>-<size>px.json and .<token>.npy --

@@ -21,8 +21,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# The full CIFAR-10 copy beside the project (see ../shared/README.md), or $CIFAR10_DIR.
-REAL_DATA = Path(os.environ.get('CIFAR10_DIR') or ROOT.parent / 'shared' / 'cifar-10-batches-py')
+# The real CIFAR-10 where a learner has it: $CIFAR10_DIR, or the folder the first run
+# downloaded into the project (CI unpacks ../shared/cifar10 and sets $CIFAR10_DIR).
+REAL_DATA = Path(os.environ.get('CIFAR10_DIR') or ROOT / 'cifar-10-batches-py')
 # Windows cannot send SIGINT or SIGTERM to a child process (send_signal terminates it).
 sends_signals = pytest.mark.skipif(sys.platform == 'win32',
                                    reason='Windows cannot send SIGINT or SIGTERM to a process')

@@ -1,6 +1,6 @@
 """The tutorial's published figures, on the real CIFAR-10 (skipped when it is absent).
 
-Point $CIFAR10_DIR at a cifar-10-batches-py folder, or keep ../shared beside the project.
+Point $CIFAR10_DIR at a cifar-10-batches-py folder, or run a script once to download it.
 """
 import statistics
 
