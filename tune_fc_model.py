@@ -74,10 +74,11 @@ def draw_flags(rng, max_batch):
 def command(flags, args):
     line = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                          'run_fc_model.py')]
+    images = (dict(image_size=args.image_size, test_fraction=args.test_fraction)
+              if image_folder.is_image_folder(args.data_dir) else {})  # your own images
     for flag, value in sorted(dict(flags, max_steps=args.max_steps,
                                    train_dir=args.train_dir, data_dir=args.data_dir,
-                                   seed=args.seed, image_size=args.image_size,
-                                   test_fraction=args.test_fraction).items()):
+                                   seed=args.seed, **images).items()):
         if value is not None:
             line += ['--' + flag, '%g' % value if isinstance(value, float) else str(value)]
     return line

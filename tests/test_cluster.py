@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -87,9 +86,7 @@ def test_a_lost_worker_stops_the_other_and_both_resume(tiny_cifar, tmp_path):
         if line.startswith('Saved checkpoint'):
             break
     worker.kill()  # as a crash or a lost machine would
-    killed = time.time()
-    out, err = chief.communicate(timeout=120)
-    assert time.time() - killed < 120
+    out, err = chief.communicate(timeout=600)  # the chief notices, however busy the machine
     assert chief.returncode == 1
     assert re.fullmatch(r'Error: lost contact with a worker of the cluster \(\w+\): start '
                         r'every worker again with the same command and --resume\n', err), err
