@@ -76,6 +76,7 @@ def parse_args(argv=None):
 if __name__ == '__main__':
     args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
+import numpy as np
 import tensorflow as tf
 
 import cnn
@@ -104,9 +105,10 @@ def main(args):
     mean_image = tf.constant(data_sets['mean_image'])
 
     # The network, and a checkpoint of it (weights, momentum, global step). Its first
-    # layer whitens the 2x2 patches of the first 5000 training images (of 32x32 pixels;
-    # fewer of larger ones, for as many pixels).
-    sample = images_train[:5000 * 3072 // images_train.shape[1]]
+    # layer whitens the 2x2 patches of 5000 training images from all over the training
+    # set (a folder's are sorted by class); of larger images, fewer, for as many pixels.
+    count = min(num_train, 5000 * 3072 // images_train.shape[1])
+    sample = data_sets['images_train'][np.linspace(0, num_train - 1, count).astype(int)]
     whitening = None if args.no_whitening else cnn.whitening_filters(
         cnn.to_images(sample, mean_image).numpy())
     with strategy.scope():

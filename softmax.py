@@ -14,8 +14,9 @@ import time
 from support import cli
 
 # Parameter definitions: Part 1's for CIFAR-10, the MNIST tutorial's for the digits.
-DEFAULTS = {'cifar10': dict(learning_rate=0.005, max_steps=1000),
-            'mnist': dict(learning_rate=0.5, max_steps=1000)}
+DEFAULTS = {'cifar10': dict(learning_rate=0.005, max_steps=1000,
+                            batch_size=cli.Default(100)),
+            'mnist': dict(learning_rate=0.5, max_steps=1000, batch_size=cli.Default(100))}
 DEFAULTS['fashion_mnist'] = DEFAULTS['mnist']
 
 
@@ -32,7 +33,7 @@ def parse_args(argv=None):
                              'of the training images where that is fewer)')
     cli.add_common_flags(parser, several_datasets=True)
     args = parser.parse_args(argv)
-    for flag, default in dict(DEFAULTS[args.dataset], batch_size=cli.Default(100)).items():
+    for flag, default in DEFAULTS[args.dataset].items():
         if getattr(args, flag) is None:
             setattr(args, flag, default)
     args.data_dir = args.data_dir or cli.default_data_dir(args.dataset)

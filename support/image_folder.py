@@ -31,6 +31,7 @@ import json
 import os
 import random
 import re
+import stat
 import sys
 import time
 
@@ -207,8 +208,10 @@ def hidden(entry):
     Windows marks hidden (Thumbs.db, desktop.ini)."""
     if entry.name.startswith('.') or entry.name in IGNORED_FOLDERS:
         return True
+    if os.name != 'nt':
+        return False
     try:
-        return bool(getattr(entry.stat(), 'st_file_attributes', 0) & 2)  # Windows
+        return bool(entry.stat().st_file_attributes & stat.FILE_ATTRIBUTE_HIDDEN)
     except OSError:
         return True  # a broken link
 
@@ -330,7 +333,9 @@ def decoded(data_dir, size, names):
         images = zero_copy.empty(cached_rows.shape, np.uint8)
         with open(cached_rows.filename, 'rb') as f:
             f.seek(cached_rows.offset)
-            f.readinto(memoryview(images).cast('B'))
+            if f.readinto(memoryview(images).cast('B')) != images.nbytes:
+                raise InputError('%s changed while it was read: run again'
+                                 % cached_rows.filename)
     else:
         images = zero_copy.empty((len(names), 3 * size * size), np.uint8)
         for i, name in enumerate(names):
@@ -407,7 +412,11 @@ def read_cache(path, size):
     try:
         with open(path + '.json', 'rb') as f:
             index = json.loads(f.read(MAX_INDEX_BYTES + 1))
-        rows = np.load(os.path.join(CACHE_DIR, index['rows']), mmap_mode='r',
+        name = index['rows']  # a file of this cache, in CACHE_DIR and nowhere else
+        if os.path.basename(name) != name or not name.startswith(
+                os.path.basename(path) + '.'):
+            raise ValueError('not this cache')
+        rows = np.load(os.path.join(CACHE_DIR, name), mmap_mode='r',
                        allow_pickle=False)
         files = index['files']
         if not (index['version'] == CACHE_VERSION and rows.dtype == np.uint8

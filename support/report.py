@@ -56,8 +56,9 @@ def test_set(logits, data_sets, summary_writer=None, step=None, templates=None,
     matrix = confusion_matrix(data_sets['labels_test'], predictions, len(classes))
     print(text_report(matrix, classes))
     if summary_writer is not None:
-        samples = 20
-        images = to_hwc(data_sets['images_test'][:samples], data_sets['image_shape'])
+        # 20 test images spread over the test set (a folder's are sorted by class).
+        samples = np.linspace(0, len(predictions) - 1, min(20, len(predictions))).astype(int)
+        images = to_hwc(data_sets['images_test'][samples], data_sets['image_shape'])
         with summary_writer.as_default(step=step):
             # The metric of TensorBoard's HParams dashboard (see runs.log_hparams).
             tf.summary.scalar('test_accuracy', np.trace(matrix) / matrix.sum())
@@ -65,8 +66,8 @@ def test_set(logits, data_sets, summary_writer=None, step=None, templates=None,
                        'Rows: true class; columns: predicted class; the counts of the '
                        'test images. Darker: a larger share of the true class.')
             log_figure('test_predictions', prediction_figure(
-                images / data_sets['pixel_max'], data_sets['labels_test'][:samples],
-                predictions[:samples], classes),
+                images / data_sets['pixel_max'], data_sets['labels_test'][samples],
+                predictions[samples], classes),
                 'Test images: true class, then the prediction (green: right, red: wrong).')
             if templates is not None:
                 log_figure('weight_templates', template_figure(

@@ -46,7 +46,7 @@ NOT_IN_NAME = WHERE | {'seed', 'checkpoint_every'}  # every run has a seed
 NOT_RECORDED = {'train_dir', 'resume'}  # where the run is, not how it trains
 CHANGEABLE = {'max_steps', 'data_dir', 'checkpoint_every'}  # on resume: not the results
 FLAGS_FILE = 'flags.json'
-MAX_FLAGS_BYTES = 64 << 10
+MAX_FLAGS_BYTES = 1 << 20  # the flags, and the classes of a folder: a few kB
 
 
 def run_name(model, args, defaults):
