@@ -163,10 +163,15 @@ def find_images(data_dir, test_fraction):
             [] if test is None else [(True, test)])
     names, files = None, []
     for is_test, folder in splits:
-        where = os.path.join(data_dir, folder)
+        where = os.path.join(data_dir, folder) if folder else data_dir
         found = class_folders(where)
         if names is None:
             names = sorted(found)
+            inner = os.path.join(where, names[0]) if len(names) == 1 else None
+            if inner and any(e.is_dir() for e in visible_entries(inner)):  # too high up?
+                raise InputError('%s holds one folder, which holds folders: if those are '
+                                 'the classes (or train/ and test/), pass --data_dir %s'
+                                 % (printable(where), printable(inner)))
             if len(names) < 2:
                 raise InputError(
                     '%s holds %s: a network learns to tell classes apart, so put the '

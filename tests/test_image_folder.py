@@ -302,6 +302,9 @@ def test_a_single_class_or_no_images_at_all_is_one_line(tmp_path):
     picture(0, np.random.default_rng(0)).save(flat / 'a.jpg')  # images, but no classes
     result = run_script('run_cnn_model.py', '--data_dir', flat, cwd=tmp_path)
     assert_one_line_error(result, str(flat), 'no class folders', 'a subfolder of its own')
+    nested = write_folder(tmp_path / 'up' / 'photos', per_class=3, classes=['a', 'b'])
+    result = run_script('softmax.py', '--data_dir', tmp_path / 'up', cwd=tmp_path)
+    assert_one_line_error(result, 'holds one folder', 'pass --data_dir %s' % nested)
     assert not (tmp_path / 'tf_logs').exists() or not list((tmp_path / 'tf_logs').iterdir())
 
 
