@@ -58,10 +58,9 @@ def load_image(path, size=32):
     except OSError as e:
         raise cli.InputError('cannot read %s: %s' % (path, e.strerror or e))
     try:
-        pixels = image_folder.load_image(path, size)
+        return image_folder.load_row(path, size)
     except image_folder.BadImage as e:
         raise cli.InputError('%s cannot be used: %s' % (path, e))
-    return pixels.transpose(2, 0, 1).reshape(-1)  # a red, a green, a blue plane
 
 
 def main(args):
@@ -71,7 +70,7 @@ def main(args):
     path = run.latest_checkpoint()
     model, _ = restore_model.build_network(run, path)
     run.restore(tf.train.Checkpoint(model=model), path)
-    data_sets = restore_model.load_data(run, args.data_dir)  # the classes, the mean image
+    data_sets = restore_model.trained_on(run, args.data_dir)  # the classes, the mean image
     size = data_sets['image_shape'][-1]
     rows = np.stack([load_image(image, size) for image in args.images])
 

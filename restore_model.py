@@ -41,7 +41,6 @@ import two_layer_fc
 from support import devices, report, runs, training, zero_copy
 
 
-
 def main(args):
     beginTime = time.time()
 
@@ -59,7 +58,7 @@ def main(args):
     print('Current step: {}'.format(int(model.global_step.numpy())))
 
     # The test images (of CIFAR-10, or of the run's folder), prepared as in training.
-    data_sets = load_data(run, args.data_dir)
+    data_sets = trained_on(run, args.data_dir)
     test_logits = training.predict(logits_function(model, data_sets['mean_image']),
                                    zero_copy.to_tensor(data_sets['images_test']))
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
@@ -70,7 +69,7 @@ def main(args):
     print('Total time: {:5.2f}s'.format(endTime - beginTime))
 
 
-def load_data(run, data_dir=None):
+def trained_on(run, data_dir=None):
     """The data the run trained on (or data_dir), read as it was read for the run,
     checked to hold the classes the run learned."""
     _, flags = run.recorded()

@@ -293,6 +293,16 @@ def load_image(path, size):
         raise BadImage(message.split('\n')[0][:80] or type(e).__name__)
 
 
+def load_row(path, size):
+    """The image file at path as one row of load_data(): size x size x 3 uint8 values, a
+    red, a green and a blue plane (as CIFAR-10's rows are).
+
+    Raises:
+      BadImage: as load_image().
+    """
+    return load_image(path, size).transpose(2, 0, 1).reshape(-1)
+
+
 def upright(image):
     """The image turned as its EXIF orientation says (a phone's photo is stored as the
     sensor saw it); as it is where the EXIF data are damaged."""
@@ -371,18 +381,17 @@ def stamp(path):
 
 
 def decode_all(data_dir, names, todo, size, images):
-    """Decode the images names[i] for i in todo into images[i] (a red, a green and a
-    blue plane), on every core (Pillow lets go of Python's lock while it decodes),
-    with a progress line. Returns {name: why it was skipped} of those skipped."""
+    """Decode the images names[i] for i in todo into images[i] (load_row()), on every
+    core (Pillow lets go of Python's lock while it decodes), with a progress line.
+    Returns {name: why it was skipped} of those skipped."""
     if not todo:
         return {}
 
     def decode(i):
         try:
-            pixels = load_image(os.path.join(data_dir, names[i]), size)
+            images[i] = load_row(os.path.join(data_dir, names[i]), size)
         except BadImage as e:
             return names[i], str(e)
-        images[i] = pixels.transpose(2, 0, 1).reshape(-1)
         return None
 
     print('Decoding {} images at {}x{} (once: they are kept in {})'.format(
