@@ -1,0 +1,86 @@
+"""The filters' gradient of Part 3's convolutions, three ways, at the 94 % network's shapes.
+
+    python benchmarks/filter_gradient.py [--batch_size 1000] [--runs 5]
+
+For each 3x3 convolution shape of `--channels 64 --later_channels 256` (batches of 1000,
+bfloat16) it times, median of --runs after one to warm up: the forward convolution;
+the filters' gradient as TensorFlow computes it (Conv2DBackpropFilter, oneDNN); the same
+as one matrix product of the input's 3x3 patches and the output gradients (im2col); and
+Conv2DBackpropFilter on four quarters of the batch, summed. It prints each time and its
+rate, and how far the matrix product's result is from TensorFlow's (bfloat16 rounding).
+docs/part3.md, "Where a step's time goes", says what it found.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support import cli  # noqa: E402
+
+# (side, input channels, output channels) of the 94 % network's 3x3 convolutions
+SHAPES = [(31, 24, 64), (15, 64, 256), (7, 256, 256), (3, 256, 256)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--batch_size', type=int, default=1000)
+    parser.add_argument('--runs', type=int, default=5)
+    args = parser.parse_args()
+    cli.import_tensorflow_quietly()
+    import tensorflow as tf
+
+    def milliseconds(function, *inputs):
+        function(*inputs).numpy()
+        times = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            function(*inputs).numpy()
+            times.append(time.perf_counter() - start)
+        return 1000 * statistics.median(times)
+
+    for side, width_in, width in SHAPES:
+        x = tf.cast(tf.random.normal([args.batch_size, side, side, width_in]), tf.bfloat16)
+        dy = tf.cast(tf.random.normal([args.batch_size, side, side, width]), tf.bfloat16)
+        w = tf.cast(tf.random.normal([3, 3, width_in, width]), tf.bfloat16)
+
+        @tf.function
+        def forward(x, w):
+            return tf.nn.conv2d(x, w, 1, 'SAME')
+
+        @tf.function
+        def backprop_filter(x, dy):
+            return tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=[3, 3, width_in, width], out_backprop=dy,
+                strides=[1, 1, 1, 1], padding='SAME')
+
+        @tf.function
+        def patches_matmul(x, dy):
+            patches = tf.image.extract_patches(
+                tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), [1, 3, 3, 1], [1, 1, 1, 1],
+                [1, 1, 1, 1], 'VALID')
+            return tf.reshape(tf.matmul(tf.reshape(patches, [-1, 9 * width_in]),
+                                        tf.reshape(dy, [-1, width]), transpose_a=True),
+                              [3, 3, width_in, width])
+
+        @tf.function
+        def quarters(x, dy):
+            return tf.add_n([backprop_filter(x[i::4], dy[i::4]) for i in range(4)])
+
+        exact = tf.cast(backprop_filter(x, dy), tf.float32)
+        error = tf.reduce_max(tf.abs(tf.cast(patches_matmul(x, dy), tf.float32) - exact))
+        flops = 2 * args.batch_size * side * side * 9 * width_in * width
+        rows = [(name, milliseconds(f, *inputs)) for name, f, inputs in (
+            ('forward', forward, (x, w)), ('filter gradient', backprop_filter, (x, dy)),
+            ('as a matrix product', patches_matmul, (x, dy)),
+            ('in quarters', quarters, (x, dy)))]
+        print('%dx%d, %d -> %d channels: %s; matrix product off by %.2g of the largest' % (
+            side, side, width_in, width, ', '.join(
+                '%s %.0f ms (%.2f TFLOP/s)' % (name, ms, flops / ms / 1e9)
+                for name, ms in rows),
+            float(error / tf.reduce_max(tf.abs(exact)))), flush=True)
+
+
+if __name__ == '__main__':
+    main()
