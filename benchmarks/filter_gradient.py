@@ -18,9 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from support import cli  # noqa: E402
-
-# (side, input channels, output channels) of the 94 % network's 3x3 convolutions
-SHAPES = [(31, 24, 64), (15, 64, 256), (7, 256, 256), (3, 256, 256)]
+from step_time import conv_shapes  # noqa: E402
 
 
 def main():
@@ -30,6 +28,8 @@ def main():
     args = parser.parse_args()
     cli.import_tensorflow_quietly()
     import tensorflow as tf
+    import cnn
+    tf.get_logger().setLevel('ERROR')  # each function is traced once per shape, on purpose
 
     def milliseconds(function, *inputs):
         function(*inputs).numpy()
@@ -40,34 +40,36 @@ def main():
             times.append(time.perf_counter() - start)
         return 1000 * statistics.median(times)
 
-    for side, width_in, width in SHAPES:
+    @tf.function
+    def forward(x, w):
+        return tf.nn.conv2d(x, w, 1, 'SAME')
+
+    @tf.function
+    def backprop_filter(x, dy):
+        return tf.raw_ops.Conv2DBackpropFilter(
+            input=x, filter_sizes=[3, 3, x.shape[-1], dy.shape[-1]], out_backprop=dy,
+            strides=[1, 1, 1, 1], padding='SAME')
+
+    @tf.function
+    def patches_matmul(x, dy):
+        width_in, width = x.shape[-1], dy.shape[-1]
+        patches = tf.image.extract_patches(
+            tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), [1, 3, 3, 1], [1, 1, 1, 1],
+            [1, 1, 1, 1], 'VALID')
+        return tf.reshape(tf.matmul(tf.reshape(patches, [-1, 9 * width_in]),
+                                    tf.reshape(dy, [-1, width]), transpose_a=True),
+                          [3, 3, width_in, width])
+
+    @tf.function
+    def quarters(x, dy):
+        return tf.add_n([backprop_filter(x[i::4], dy[i::4]) for i in range(4)])
+
+    # The 94 % network's 3x3 convolutions, each shape once (two are 7x7, 256 -> 256)
+    shapes = dict.fromkeys(conv_shapes(cnn.WHITENING_WIDTH, 64, 256))
+    for side, width_in, width in shapes:
         x = tf.cast(tf.random.normal([args.batch_size, side, side, width_in]), tf.bfloat16)
         dy = tf.cast(tf.random.normal([args.batch_size, side, side, width]), tf.bfloat16)
         w = tf.cast(tf.random.normal([3, 3, width_in, width]), tf.bfloat16)
-
-        @tf.function
-        def forward(x, w):
-            return tf.nn.conv2d(x, w, 1, 'SAME')
-
-        @tf.function
-        def backprop_filter(x, dy):
-            return tf.raw_ops.Conv2DBackpropFilter(
-                input=x, filter_sizes=[3, 3, width_in, width], out_backprop=dy,
-                strides=[1, 1, 1, 1], padding='SAME')
-
-        @tf.function
-        def patches_matmul(x, dy):
-            patches = tf.image.extract_patches(
-                tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), [1, 3, 3, 1], [1, 1, 1, 1],
-                [1, 1, 1, 1], 'VALID')
-            return tf.reshape(tf.matmul(tf.reshape(patches, [-1, 9 * width_in]),
-                                        tf.reshape(dy, [-1, width]), transpose_a=True),
-                              [3, 3, width_in, width])
-
-        @tf.function
-        def quarters(x, dy):
-            return tf.add_n([backprop_filter(x[i::4], dy[i::4]) for i in range(4)])
-
         exact = tf.cast(backprop_filter(x, dy), tf.float32)
         error = tf.reduce_max(tf.abs(tf.cast(patches_matmul(x, dy), tf.float32) - exact))
         flops = 2 * args.batch_size * side * side * 9 * width_in * width

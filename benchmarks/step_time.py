@@ -20,19 +20,28 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from support import cli  # noqa: E402
 
 
+def conv_shapes(whitening_width, channels, later_channels, size=32):
+    """(side, input channels, output channels) of each 3x3 convolution, in order, for
+    size x size images (the 2x2 whitening takes one pixel off, each block's first
+    convolution is pooled to half)."""
+    widths = [whitening_width, channels, later_channels, later_channels]
+    side, shapes = size - 1, []
+    for width_in, width in zip(widths, widths[1:]):
+        shapes.append((side, width_in, width))
+        side //= 2
+        shapes.append((side, width, width))
+    return shapes
+
+
 def conv_flops(whitening_width, channels, later_channels, size=32):
     """Floating-point operations of the convolutions in one image's training step: the
     forward pass and the gradients of the filters and of the inputs (the whitening
     layer is fixed: no gradients for it or for the first convolution's input)."""
-    widths = [whitening_width, channels, later_channels, later_channels]
-    side = size - 1  # the 2x2 whitening convolution without padding
-    whitening = side * side * 4 * 3 * whitening_width
-    step = whitening
-    for block, (width_in, width) in enumerate(zip(widths, widths[1:])):
-        first = side * side * 9 * width_in * width
-        side //= 2  # pooled after the first convolution
-        second = side * side * 9 * width * width
-        step += first * (2 if block == 0 else 3) + second * 3
+    side = size - 1
+    step = side * side * 4 * 3 * whitening_width  # the whitening, forward only
+    for layer, (side, width_in, width) in enumerate(
+            conv_shapes(whitening_width, channels, later_channels, size)):
+        step += side * side * 9 * width_in * width * (2 if layer == 0 else 3)
     return 2 * step
 
 
