@@ -1,13 +1,16 @@
-"""The filters' gradient of Part 3's convolutions, three ways, at the 94 % network's shapes.
+"""The filters' gradient of Part 3's convolutions, four ways, at the 94 % network's shapes.
 
     python benchmarks/filter_gradient.py [--batch_size 1000] [--runs 5]
 
 For each 3x3 convolution shape of `--channels 64 --later_channels 256` (batches of 1000,
-bfloat16) it times, median of --runs after one to warm up: the forward convolution;
+bfloat16) it times, median of --runs after one to warm up, the ways taking turns (this
+machine's speed varies from minute to minute): the forward convolution;
 the filters' gradient as TensorFlow computes it (Conv2DBackpropFilter, oneDNN); the same
-as one matrix product of the input's 3x3 patches and the output gradients (im2col); and
-Conv2DBackpropFilter on four quarters of the batch, summed. It prints each time and its
-rate, and how far the matrix product's result is from TensorFlow's (bfloat16 rounding).
+as one matrix product of the input's 3x3 patches and the output gradients (im2col); as
+nine matrix products, one for each of the filter's 3x3 weights, of the input shifted by
+that weight's offset and the output gradients; and Conv2DBackpropFilter on four quarters
+of the batch, summed. It prints each time and its rate, and how far the matrix products'
+results are from TensorFlow's (bfloat16 rounding).
 docs/part3.md, "Where a step's time goes", says what it found.
 """
 import argparse
@@ -18,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from support import cli  # noqa: E402
-from step_time import conv_shapes  # noqa: E402
+from step_time import conv_shapes, shifted_filter_gradient  # noqa: E402
 
 
 def main():
@@ -31,14 +34,17 @@ def main():
     import cnn
     tf.get_logger().setLevel('ERROR')  # each function is traced once per shape, on purpose
 
-    def milliseconds(function, *inputs):
-        function(*inputs).numpy()
-        times = []
-        for _ in range(args.runs):
-            start = time.perf_counter()
-            function(*inputs).numpy()
-            times.append(time.perf_counter() - start)
-        return 1000 * statistics.median(times)
+    def milliseconds(ways):
+        """The median time of each of ways [(function, inputs)], run in turn --runs
+        times, so that all see the same moments of a machine whose speed varies."""
+        times = [[] for _ in ways]
+        for run in range(args.runs + 1):  # the first run of each warms up
+            for (function, inputs), durations in zip(ways, times):
+                start = time.perf_counter()
+                function(*inputs).numpy()
+                if run:
+                    durations.append(time.perf_counter() - start)
+        return [1000 * statistics.median(t) for t in times]
 
     @tf.function
     def forward(x, w):
@@ -60,6 +66,8 @@ def main():
                                     tf.reshape(dy, [-1, width]), transpose_a=True),
                           [3, 3, width_in, width])
 
+    shifted_matmuls = tf.function(shifted_filter_gradient)
+
     @tf.function
     def quarters(x, dy):
         return tf.add_n([backprop_filter(x[i::4], dy[i::4]) for i in range(4)])
@@ -71,18 +79,17 @@ def main():
         dy = tf.cast(tf.random.normal([args.batch_size, side, side, width]), tf.bfloat16)
         w = tf.cast(tf.random.normal([3, 3, width_in, width]), tf.bfloat16)
         exact = tf.cast(backprop_filter(x, dy), tf.float32)
-        error = tf.reduce_max(tf.abs(tf.cast(patches_matmul(x, dy), tf.float32) - exact))
+        errors = [tf.reduce_max(tf.abs(tf.cast(f(x, dy), tf.float32) - exact)) /
+                  tf.reduce_max(tf.abs(exact)) for f in (patches_matmul, shifted_matmuls)]
+        names = ['forward', 'filter gradient', 'as a matrix product',
+                 'as nine shifted products', 'in quarters']
+        ways = [(forward, (x, w))] + [(f, (x, dy)) for f in (
+            backprop_filter, patches_matmul, shifted_matmuls, quarters)]
         flops = 2 * args.batch_size * side * side * 9 * width_in * width
-        rows = [(name, milliseconds(f, *inputs)) for name, f, inputs in (
-            ('forward', forward, (x, w)), ('filter gradient', backprop_filter, (x, dy)),
-            ('as a matrix product', patches_matmul, (x, dy)),
-            ('in quarters', quarters, (x, dy)))]
-        print('%dx%d, %d -> %d channels: %s; matrix product off by %.2g of the largest' % (
-            side, side, width_in, width, ', '.join(
-                '%s %.0f ms (%.2f TFLOP/s)' % (name, ms, flops / ms / 1e9)
-                for name, ms in rows),
-            float(error / tf.reduce_max(tf.abs(exact)))), flush=True)
-
+        print('%dx%d, %d -> %d channels: %s; the matrix products off by %.2g and %.2g of '
+              'the largest' % (side, side, width_in, width, ', '.join(
+                  '%s %.0f ms (%.2f TFLOP/s)' % (name, ms, flops / ms / 1e9)
+                  for name, ms in zip(names, milliseconds(ways))), *errors), flush=True)
 
 if __name__ == '__main__':
     main()

@@ -1,0 +1,43 @@
+"""The benchmarks' own arithmetic, where a wrong result would mislead a measurement."""
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from step_time import conv_flops, conv_shapes, shifted_conv2d  # noqa: E402
+
+
+def test_shifted_filter_gradient_is_the_convolutions_gradient():
+    # float32, so that the two ways agree to rounding; sides 7 (odd) and 4 (even).
+    conv = shifted_conv2d(tf.nn.conv2d, largest_side=7)
+    for side, width_in, width in [(7, 5, 6), (4, 3, 8)]:
+        x = tf.random.normal([3, side, side, width_in], seed=1)
+        filters = tf.random.normal([3, 3, width_in, width], seed=2)
+        results = []
+        for conv2d in (tf.nn.conv2d, conv):
+            with tf.GradientTape() as tape:
+                tape.watch([x, filters])
+                y = conv2d(x, filters, 1, 'SAME')
+                loss = tf.reduce_sum(tf.sin(y))  # a different gradient at each output
+            results.append([y] + tape.gradient(loss, [x, filters]))
+        for expected, shifted in zip(*results):
+            np.testing.assert_allclose(shifted.numpy(), expected.numpy(), rtol=1e-4,
+                                       atol=1e-4)
+    # Larger images keep TensorFlow's gradient (the custom one is not used)
+    x = tf.random.normal([1, 8, 8, 2])
+    np.testing.assert_array_equal(conv(x, tf.ones([3, 3, 2, 2]), 1, 'SAME').numpy(),
+                                  tf.nn.conv2d(x, tf.ones([3, 3, 2, 2]), 1, 'SAME').numpy())
+
+
+def test_conv_flops_counts_each_layer_from_its_shape():
+    # The 94 % network: 31x31 24->64, 15x15 64->64, 15x15 64->256, 7x7 256->256 twice,
+    # 3x3 256->256.
+    assert conv_shapes(24, 64, 256) == [(31, 24, 64), (15, 64, 64), (15, 64, 256),
+                                        (7, 256, 256), (7, 256, 256), (3, 256, 256)]
+    macs = 31 * 31 * 4 * 3 * 24 + 31 * 31 * 9 * 24 * 64 * 2 + sum(
+        side * side * 9 * a * b * 3 for side, a, b in conv_shapes(24, 64, 256)[1:])
+    assert conv_flops(24, 64, 256) == 2 * macs
+    assert abs(1000 * conv_flops(24, 64, 256) / 1e12 - 0.68) < 0.005  # docs' 0.68 TFLOP
