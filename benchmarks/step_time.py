@@ -159,5 +159,6 @@ def main():
     print('a 4096x4096 matrix product in %s, in turns with the step: %.2f TFLOP/s' % (
         dtype.name, matmul_rate))
 
+
 if __name__ == '__main__':
     main()
