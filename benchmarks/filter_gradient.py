@@ -91,5 +91,6 @@ def main():
                   '%s %.0f ms (%.2f TFLOP/s)' % (name, ms, flops / ms / 1e9)
                   for name, ms in zip(names, milliseconds(ways))), *errors), flush=True)
 
+
 if __name__ == '__main__':
     main()
