@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import two_layer_fc
-from support import report, runs, training, zero_copy
+from support import devices, report, runs, training, zero_copy
 from support.cli import InputError
 
 CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -207,3 +207,22 @@ def test_ctrl_c_ends_the_loop_after_the_step_with_a_checkpoint_and_the_command(
                            'python run_fc_model.py --resume fc_a'
                            % run.checkpoint_path(6))
         assert run.checkpoints() == [6]
+
+
+# devices ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('flags, expected', [
+    ('fpu sse2 avx2 avx512f avx512_vnni', tf.float32),
+    ('fpu avx2 avx512f avx512_bf16 avx512_vnni', tf.bfloat16),  # AMD Zen 4, say
+    ('fpu avx512_bf16 amx_bf16 amx_tile', tf.bfloat16),  # Intel from Sapphire Rapids on
+    (None, tf.float32)])  # no /proc/cpuinfo: macOS, Windows
+def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions(
+        monkeypatch, tmp_path, flags, expected):
+    cpuinfo = tmp_path / 'cpuinfo'
+    if flags is not None:
+        cpuinfo.write_text('processor\t: 0\nflags\t\t: %s\n\nprocessor\t: 1\n' % flags)
+    real_open = open
+    monkeypatch.setattr(devices, 'open', lambda path, *args: real_open(
+        cpuinfo if path == '/proc/cpuinfo' else path, *args), raising=False)
+    assert devices.compute_dtype('auto') == expected
+    assert devices.compute_dtype('float32') == tf.float32
