@@ -50,9 +50,10 @@ class CNN(tf.Module):
     """
 
     def __init__(self, channels, classes, whitening=None, reg_constant=0.0,
-                 dtype=tf.float32, later_channels=None, activation='relu'):
+                 dtype=tf.float32, later_channels=None, activation='relu', spectral=False):
         super().__init__(name='cnn')
         self.reg_constant = reg_constant
+        self.spectral = spectral  # the filters take spectral steps (training())
         self.dtype = dtype  # what the convolutions compute in (float32 or bfloat16)
         self.activation = ACTIVATIONS[activation]
         with tf.name_scope('Whitening'):
@@ -93,10 +94,12 @@ class CNN(tf.Module):
     def regularization_loss(self):
         """reg_constant * sum(w**2) / 2 over the weights and the biases; a bias moves
         BIAS_SPEEDUP times faster (training()), so its penalty is that much smaller,
-        and every weight shrinks by the same share of itself at each step."""
+        and every weight shrinks by the same share of itself at each step. Filters
+        that take spectral steps keep their size anyway: no penalty for them."""
+        weights = [self.weights] + ([] if self.spectral else self.filters)
         biases = [n.beta for n in self.batch_norms]
         return self.reg_constant * tf.add_n(
-            [tf.nn.l2_loss(w) for w in self.filters + [self.weights]]
+            [tf.nn.l2_loss(w) for w in weights]
             + [tf.nn.l2_loss(b) / BIAS_SPEEDUP for b in biases])
 
 
@@ -258,9 +261,10 @@ def loss(logits, labels, model, label_smoothing=0.0):
 
 
 BIAS_SPEEDUP = 64  # batch norm shifts learn this much faster: they get small gradients
+SPECTRAL_MOMENTUM = 0.6  # the filters' momentum in spectral steps (airbench's)
 
 
-def training(tape, loss, model, learning_rate, momentum=0.9):
+def training(tape, loss, model, learning_rate, momentum=0.9, spectral_rate=0.0):
     """Take one step of gradient descent with Nesterov momentum.
 
     Momentum keeps a running sum of past gradients (a velocity) and steps along it,
@@ -268,24 +272,49 @@ def training(tape, loss, model, learning_rate, momentum=0.9):
     ahead along the velocity. On several devices, each computes the gradients of its
     share of the batch and they are averaged before the step.
 
+    With model.spectral, the convolutions' filters take spectral steps instead
+    (airbench94_spectral, 2024; the Muon optimizer is the same idea): a filter keeps
+    a fixed size, and steps by the orthogonal matrix nearest its velocity, which moves
+    every direction the velocity points to by the same amount, not mostly the few
+    largest. Batch norm after each convolution makes the filters' size irrelevant, so
+    only their direction learns, and it learns in fewer epochs.
+
     Args:
       tape: the tf.GradientTape that recorded the computation of loss.
       loss: scalar tensor, from loss().
       model: the CNN to update.
       learning_rate: step size (a scalar tensor: it changes during training).
       momentum: how much of the velocity carries over to the next step.
+      spectral_rate: the filters' step size with model.spectral (a scalar tensor).
     """
     variables = model.trainable_variables
     gradients = tape.gradient(loss, variables)
     gradients = tf.distribute.get_replica_context().all_reduce('mean', gradients)
     biases = {id(n.beta) for n in model.batch_norms}
+    spectral = {id(f) for f in model.filters} if model.spectral else set()
     with tf.name_scope('GradientDescent'):
         for variable, gradient, velocity in zip(variables, gradients, model.velocities):
-            new_velocity = momentum * velocity + gradient
-            velocity.assign(new_velocity)
-            rate = learning_rate * (BIAS_SPEEDUP if id(variable) in biases else 1)
-            variable.assign_sub(rate * (gradient + momentum * new_velocity))
+            if id(variable) in spectral:
+                new_velocity = SPECTRAL_MOMENTUM * velocity + gradient
+                velocity.assign(new_velocity)
+                size = np.sqrt(variable.shape[-1])  # that of an orthogonal matrix's
+                variable.assign(variable * size / tf.norm(variable))
+                variable.assign_sub(spectral_rate * orthogonal(
+                    gradient + SPECTRAL_MOMENTUM * new_velocity))
+            else:
+                new_velocity = momentum * velocity + gradient
+                velocity.assign(new_velocity)
+                rate = learning_rate * (BIAS_SPEEDUP if id(variable) in biases else 1)
+                variable.assign_sub(rate * (gradient + momentum * new_velocity))
         model.global_step.assign_add(1)
+
+
+def orthogonal(filters):
+    """The orthogonal matrix nearest filters [3, 3, inputs, outputs] seen as a matrix
+    [9 * inputs, outputs]: U V^T of its singular value decomposition U S V^T, all its
+    singular values set to 1. Returns a tensor of the shape of filters."""
+    _, u, v = tf.linalg.svd(tf.reshape(filters, [-1, filters.shape[-1]]))
+    return tf.reshape(tf.matmul(u, v, transpose_b=True), filters.shape)
 
 
 def lookahead(model, decay, active):

@@ -25,8 +25,18 @@ from support import cli, runs
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--learning_rate', type=cli.positive_float, default=1.5,
-                        help='the highest learning rate, reached after 23%% of the steps; '
+                        help='the highest learning rate, reached after --warmup; '
                              'scale it with --batch_size (default: %(default)s)')
+    parser.add_argument('--warmup', type=cli.fraction, default=0.23,
+                        help='share of the steps over which the learning rate rises '
+                             'from a fifth of --learning_rate (default: %(default)s)')
+    parser.add_argument('--final_rate', type=cli.fraction, default=0.07,
+                        help='the learning rate at the last step, as a share of '
+                             '--learning_rate (default: %(default)s)')
+    parser.add_argument('--spectral_rate', type=cli.non_negative_float, default=0.0,
+                        help='step size of spectral steps for the convolutions\' filters '
+                             '(cnn.training(); 0.24 for record runs); 0: gradient '
+                             'descent, as the other weights (default: %(default)s)')
     parser.add_argument('--max_steps', type=cli.non_negative_int, default=650,
                         help='number of steps to run trainer (default: %(default)s)')
     parser.add_argument('--channels', type=cli.positive_int, default=48,
@@ -84,6 +94,15 @@ import data_helpers
 from support import devices, report, training, zero_copy
 
 
+def schedule(step, args):
+    """The share of the highest learning rate at a step: rise linearly from a fifth
+    over the first 23% of the steps (--warmup), then fall linearly to 7% (--final_rate)
+    at the last."""
+    progress, warmup = tf.cast(step, tf.float32) / args.max_steps, args.warmup
+    return tf.where(progress < warmup, 0.2 + 0.8 * progress / warmup,
+                    1 - (1 - args.final_rate) * (progress - warmup) / (1 - warmup))
+
+
 def main(args):
     # This machine's device(s), or with TF_CONFIG one worker of a cluster (README).
     strategy = devices.strategy()
@@ -114,7 +133,8 @@ def main(args):
     with strategy.scope():
         model = cnn.CNN(args.channels, len(data_sets['classes']), whitening,
                         reg_constant=args.reg_constant, dtype=tf.as_dtype(args.dtype),
-                        later_channels=args.later_channels, activation=args.activation)
+                        later_channels=args.later_channels, activation=args.activation,
+                        spectral=args.spectral_rate > 0)
     checkpoint = tf.train.Checkpoint(model=model)
     defaults = parse_args(['--dtype', devices.compute_dtype('auto').name])  # to name it
     run = runs.open_run(args, 'cnn', defaults, data_sets, chief=devices.is_chief(strategy))
@@ -127,13 +147,6 @@ def main(args):
         print('Resuming run {} from step {}'.format(run.name,
                                                     int(model.global_step.numpy())))
     print('Logs and checkpoints go to {}\n'.format(run.path))
-
-    def learning_rate(step):
-        # Rise linearly from a fifth of the highest rate over the first 23% of the
-        # steps, then fall linearly to 7% of it at the last.
-        progress = tf.cast(step, tf.float32) / args.max_steps
-        return args.learning_rate * tf.where(progress < 0.23, 0.2 + 0.8 * progress / 0.23,
-                                             1 - 0.93 * (progress - 0.23) / 0.77)
 
     # Flips: each image is flipped at random in the first epoch, and in every other
     # epoch after that, so the network sees both sides of each image equally often.
@@ -172,7 +185,9 @@ def main(args):
             logits = cnn.inference(images, model, training=True)
             loss = cnn.loss(logits, labels, model, args.label_smoothing)
         accuracy = cnn.evaluation(logits, labels)
-        cnn.training(tape, loss, model, learning_rate(model.global_step), args.momentum)
+        share = schedule(model.global_step, args)
+        cnn.training(tape, loss, model, args.learning_rate * share, args.momentum,
+                     args.spectral_rate * share)
         if not args.no_lookahead:
             lookahead(model.global_step)
         return loss, accuracy

@@ -2,7 +2,7 @@
 
     python benchmarks/step_time.py [--channels 64 --later_channels 256 --activation gelu]
         [--dtype bfloat16] [--batch_size 1000] [--steps 5] [--inter_op_threads N]
-        [--shifted_up_to SIDE]
+        [--shifted_up_to SIDE] [--spectral]
 
 Builds cnn.CNN with these flags, compiles run_cnn_model.py's step (augmentation,
 inference, loss, Nesterov momentum; without lookahead, which runs every 5th step) on
@@ -13,7 +13,9 @@ both gradients; docs/part3.md, "Where a step's time goes"), and its share of the
 4096x4096 matrix product in the same precision, a yardstick timed in turns with the
 steps (this machine's speed varies from minute to minute). --shifted_up_to 7 times a
 second step in those turns, whose smaller convolutions get their filters' gradient as
-matrix products (benchmarks/filter_gradient.py) instead of oneDNN's convolution.
+matrix products (benchmarks/filter_gradient.py) instead of oneDNN's convolution;
+--spectral, a step whose filters take spectral steps (cnn.training(), batches of 2000
+in the record command).
 """
 import argparse
 import os
@@ -99,6 +101,9 @@ def main():
                              'filters\' gradient of the convolutions on images of SIDE '
                              'pixels or fewer computed as nine shifted matrix products '
                              '(benchmarks/filter_gradient.py); 0: not')
+    parser.add_argument('--spectral', action='store_true',
+                        help='also time, in turns, the step with spectral steps for the '
+                             'filters (--spectral_rate of run_cnn_model.py)')
     args = parser.parse_args()
     cli.import_tensorflow_quietly()
     import tensorflow as tf
@@ -123,7 +128,7 @@ def main():
                 logits = cnn.inference(cnn.augment(images, flip, seed), model,
                                        training=True)
                 loss = cnn.loss(logits, labels, model, 0.2)
-            cnn.training(tape, loss, model, 0.1, 0.85)
+            cnn.training(tape, loss, model, 0.1, 0.85, spectral_rate=0.1)
             return loss
         step()  # traced now, with the tf.nn.conv2d of now
         return step
@@ -136,6 +141,10 @@ def main():
         tf.nn.conv2d = shifted_conv2d(conv2d, args.shifted_up_to)  # what cnn.py calls
         ways['step, shifted filter gradient'] = make_step()
         tf.nn.conv2d = conv2d
+    if args.spectral:
+        model.spectral = True  # for the step traced now
+        ways['step, spectral filters'] = make_step()
+        model.spectral = False
     times = {name: [] for name in ways}
     for run in range(args.steps + 2):  # in turns; the first two warm up
         for name, function in ways.items():

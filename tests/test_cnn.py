@@ -112,6 +112,79 @@ def test_training_lowers_the_loss():
     assert accuracy > 0.9
 
 
+def test_orthogonal_sets_every_singular_value_to_one_and_keeps_the_directions():
+    filters = tf.random.normal([3, 3, 4, 8])
+    result = cnn.orthogonal(filters)
+    assert result.shape == (3, 3, 4, 8)
+    matrix, nearest = (tf.reshape(t, [36, 8]).numpy() for t in (filters, result))
+    np.testing.assert_allclose(np.linalg.svd(nearest, compute_uv=False), 1, atol=1e-5)
+    u, _, vt = np.linalg.svd(matrix, full_matrices=False)
+    np.testing.assert_allclose(nearest, u @ vt, atol=1e-5)  # the same U and V
+
+
+def test_spectral_steps_keep_the_filters_size_and_step_by_an_orthogonal_matrix():
+    tf.random.set_seed(0)
+    model = cnn.CNN(8, 10, reg_constant=5e-4, spectral=True)
+    images = tf.random.normal([64, 32, 32, 3])
+    labels = tf.constant(np.arange(64) % 10, tf.int64)
+    before = [f.numpy() for f in model.filters]
+    weights_before = model.weights.numpy()
+    velocities = dict(zip(map(id, model.trainable_variables), model.velocities))
+    earlier = [tf.random.normal(f.shape) for f in model.filters]  # as after a step
+    for filters, velocity in zip(model.filters, earlier):
+        velocities[id(filters)].assign(velocity)
+    with tf.GradientTape(persistent=True) as tape:
+        loss = cnn.loss(cnn.inference(images, model, training=True), labels, model)
+    gradients = tape.gradient(loss, model.filters + [model.weights])
+    cnn.training(tape, loss, model, 0.5, momentum=0.9, spectral_rate=0.1)
+    for old, new, gradient, velocity in zip(before, model.filters, gradients, earlier):
+        # Scaled to size sqrt(outputs), then a step of 0.1 x the orthogonal matrix
+        # nearest the Nesterov velocity, with momentum SPECTRAL_MOMENTUM (0.6).
+        new_velocity = 0.6 * velocity + gradient
+        np.testing.assert_allclose(velocities[id(new)].numpy(), new_velocity, atol=1e-6)
+        resized = old * np.sqrt(old.shape[-1]) / np.linalg.norm(old)
+        np.testing.assert_allclose(new.numpy(), resized - 0.1 * cnn.orthogonal(
+            gradient + 0.6 * new_velocity).numpy(), atol=1e-5)
+    # The last layer takes a step of gradient descent with momentum 0.9, as before.
+    np.testing.assert_allclose(model.weights.numpy(),
+                               weights_before - 0.5 * 1.9 * gradients[-1].numpy(),
+                               atol=1e-6)
+    # No L2 penalty on the filters: their size is fixed.
+    assert float(model.regularization_loss()) == pytest.approx(
+        5e-4 * (float(tf.nn.l2_loss(model.weights)) +
+                sum(float(tf.nn.l2_loss(n.beta)) for n in model.batch_norms) /
+                cnn.BIAS_SPEEDUP), rel=1e-6)
+
+
+def test_spectral_steps_lower_the_loss():
+    tf.random.set_seed(0)
+    model = cnn.CNN(8, 10, reg_constant=5e-4, spectral=True)
+    images = tf.random.normal([64, 32, 32, 3])
+    labels = tf.constant(np.arange(64) % 10, tf.int64)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = cnn.loss(cnn.inference(images, model, training=True), labels, model,
+                            label_smoothing=0.2)
+        cnn.training(tape, loss, model, 0.5, momentum=0.85, spectral_rate=0.1)
+        return loss
+
+    losses = [float(step()) for _ in range(30)]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+@pytest.mark.parametrize('flags, shares', [
+    (['--max_steps', '100'], {0: 0.2, 10: 0.2 + 0.8 * 0.1 / 0.23, 23: 1, 100: 0.07}),
+    (['--max_steps', '200', '--warmup', '0', '--final_rate', '0'],
+     {0: 1, 100: 0.5, 199: 0.005})], ids=['defaults', 'record'])
+def test_the_learning_rate_rises_over_warmup_then_falls_to_final_rate(flags, shares):
+    import run_cnn_model
+    args = run_cnn_model.parse_args(flags + ['--seed', '0'])
+    for step, share in shares.items():
+        assert float(run_cnn_model.schedule(step, args)) == pytest.approx(share, abs=1e-6)
+
+
 def test_batch_norm_normalises_with_the_batch_and_tracks_running_statistics():
     norm = cnn.BatchNorm(3, momentum=0.5)
     x = tf.random.normal([16, 4, 4, 3], mean=5.0, stddev=2.0)

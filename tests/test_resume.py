@@ -75,11 +75,13 @@ def test_fc_resumed_after_a_signal_ends_as_the_run_left_alone(
 
 
 @sends_signals
-def test_cnn_resumed_after_ctrl_c_ends_as_the_run_left_alone(tiny_cifar, tmp_path):
+@pytest.mark.parametrize('steps', [[], ['--spectral_rate', 0.1, '--warmup', 0]],
+                         ids=['gradient-descent', 'spectral'])
+def test_cnn_resumed_after_ctrl_c_ends_as_the_run_left_alone(tiny_cifar, tmp_path, steps):
     reference_dir = tmp_path / 'reference' / 'tf_logs'
-    train('run_cnn_model.py', tiny_cifar, reference_dir, *CNN)
+    train('run_cnn_model.py', tiny_cifar, reference_dir, *CNN, *steps)
     train_dir = tmp_path / 'tf_logs'
-    code, _, err = interrupted('run_cnn_model.py', tiny_cifar, train_dir, CNN,
+    code, _, err = interrupted('run_cnn_model.py', tiny_cifar, train_dir, CNN + steps,
                                signal.SIGINT, 'Saved checkpoint')
     assert code == 130, err
     train('run_cnn_model.py', tiny_cifar, train_dir, '--resume')
