@@ -2,7 +2,7 @@
 
     python benchmarks/steps_in_run.py [--data_dir DIR] [run_cnn_model.py flags ...]
     python benchmarks/steps_in_run.py --channels 64 --later_channels 256 \\
-        --activation gelu --max_steps 495 --seed 0      # the 94 % command
+        --activation gelu --max_steps 495 --seed 0      # the earlier 94 % command
 
 Runs run_cnn_model.py's main() in this process with the flags given (and a temporary
 --train_dir), times each call of its compiled training step (what
