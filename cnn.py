@@ -297,7 +297,7 @@ def training(tape, loss, model, learning_rate, momentum=0.9, spectral_rate=0.0):
             if id(variable) in spectral:
                 new_velocity = SPECTRAL_MOMENTUM * velocity + gradient
                 velocity.assign(new_velocity)
-                size = np.sqrt(variable.shape[-1])  # that of an orthogonal matrix's
+                size = np.sqrt(variable.shape[-1])  # as orthogonal()'s: sqrt(outputs)
                 variable.assign(variable * size / tf.norm(variable))
                 variable.assign_sub(spectral_rate * orthogonal(
                     gradient + SPECTRAL_MOMENTUM * new_velocity))
