@@ -294,18 +294,17 @@ def training(tape, loss, model, learning_rate, momentum=0.9, spectral_rate=0.0):
     spectral = {id(f) for f in model.filters} if model.spectral else set()
     with tf.name_scope('GradientDescent'):
         for variable, gradient, velocity in zip(variables, gradients, model.velocities):
+            carry = SPECTRAL_MOMENTUM if id(variable) in spectral else momentum
+            new_velocity = carry * velocity + gradient
+            velocity.assign(new_velocity)
+            ahead = gradient + carry * new_velocity  # Nesterov's look ahead
             if id(variable) in spectral:
-                new_velocity = SPECTRAL_MOMENTUM * velocity + gradient
-                velocity.assign(new_velocity)
                 size = np.sqrt(variable.shape[-1])  # as orthogonal()'s: sqrt(outputs)
                 variable.assign(variable * size / tf.norm(variable))
-                variable.assign_sub(spectral_rate * orthogonal(
-                    gradient + SPECTRAL_MOMENTUM * new_velocity))
+                variable.assign_sub(spectral_rate * orthogonal(ahead))
             else:
-                new_velocity = momentum * velocity + gradient
-                velocity.assign(new_velocity)
                 rate = learning_rate * (BIAS_SPEEDUP if id(variable) in biases else 1)
-                variable.assign_sub(rate * (gradient + momentum * new_velocity))
+                variable.assign_sub(rate * ahead)
         model.global_step.assign_add(1)
 
 
