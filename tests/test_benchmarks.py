@@ -1,7 +1,13 @@
 """The benchmarks' own arithmetic, where a wrong result would mislead a measurement."""
+import os
+import pathlib
+import re
+import shutil
+import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import ROOT
@@ -50,3 +56,24 @@ def test_conv_flops_counts_each_layer_from_its_shape():
         side * side * 9 * a * b * 3 for side, a, b in conv_shapes(24, 64, 256)[1:])
     assert conv_flops(24, 64, 256) == 2 * macs
     assert abs(1000 * conv_flops(24, 64, 256) / 1e12 - 0.68) < 0.005  # docs' 0.68 TFLOP
+
+
+def test_peak_bf16_counts_the_operations_it_runs(tmp_path):
+    # Built as its first lines say, with few rounds: each of its instructions adds
+    # 2 products of 1.0 and 2**-24 in each of 16 lanes, exactly, so the checksum counts
+    # the products that ran, against the 64 operations an instruction it reports.
+    cpuinfo = pathlib.Path('/proc/cpuinfo')
+    if (not shutil.which('gcc') or not cpuinfo.exists()
+            or 'avx512_bf16' not in cpuinfo.read_text(errors='replace')):
+        pytest.skip('needs gcc and a Linux CPU with AVX512-BF16')
+    binary = tmp_path / 'peak_bf16'
+    subprocess.run(['gcc', '-O3', '-funroll-all-loops', '-mavx512f', '-mavx512bf16',
+                    '-fopenmp', '-DROUNDS=1000L', str(ROOT / 'benchmarks' / 'peak_bf16.c'),
+                    '-o', str(binary)], check=True)
+    for threads in (1, 2):
+        out = subprocess.run([str(binary)], env=dict(os.environ, OMP_NUM_THREADS=str(threads)),
+                             capture_output=True, text=True, check=True).stdout
+        checksums = [float(c) for c in re.findall(r'checksum (\S+)\)', out)]
+        products = threads * 1000 * 12 * 16 * 2  # rounds x chains x lanes x 2
+        assert len(checksums) == 3 and 'best:' in out
+        assert checksums == pytest.approx([products * 2**-24] * 3, rel=1e-5)
