@@ -38,8 +38,7 @@ if __name__ == '__main__':
 import numpy as np
 import tensorflow as tf
 
-import restore_model
-from support import image_folder, runs
+from support import image_folder, restore, runs
 
 MAX_IMAGE_BYTES = 64 << 20  # a photo is a few MB; refuse anything far larger unread
 
@@ -68,13 +67,13 @@ def main(args):
                         hint='train one first with python run_fc_model.py or '
                              'python run_cnn_model.py')
     path = run.latest_checkpoint()
-    model, _ = restore_model.build_network(run, path)
+    model, _ = restore.build_network(run, path)
     run.restore(tf.train.Checkpoint(model=model), path)
-    data_sets = restore_model.trained_on(run, args.data_dir)  # the classes, the mean image
+    data_sets = restore.trained_on(run, args.data_dir)  # the classes, the mean image
     size = data_sets['image_shape'][-1]
     rows = np.stack([load_image(image, size) for image in args.images])
 
-    logits = restore_model.logits_function(model, data_sets['mean_image'])(
+    logits = restore.logits_function(model, data_sets['mean_image'])(
         tf.constant(rows))
     probabilities = tf.nn.softmax(logits).numpy()
     print('Run {}, step {}:'.format(run.name, int(model.global_step.numpy())))

@@ -55,15 +55,14 @@ def fewer_views(folders, data_dir):
     import tensorflow as tf
     import cnn
     import data_helpers
-    import restore_model
-    from support import runs, training
+    from support import restore, runs, training
     data = data_helpers.load_data(data_dir)
     images = tf.constant(data['images_test'])
     mirror, alone = [], []
     for folder in folders:
         run = runs.Run(folder)
         path = run.latest_checkpoint()
-        model, _ = restore_model.build_network(run, path)
+        model, _ = restore.build_network(run, path)
         run.restore(tf.train.Checkpoint(model=model), path)
         for views, scores in [(lambda x: cnn.test_logits(x, model, shifts=False), mirror),
                               (lambda x: cnn.inference(x, model), alone)]:

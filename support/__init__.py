@@ -5,6 +5,7 @@
 - safe_pickle: read the CIFAR-10 pickles without letting them run code.
 - mnist: MNIST and Fashion-MNIST (the companion tutorial's data) from IDX files.
 - runs: one folder per run: its name, lock, TensorBoard logs and checkpoints.
+- restore: a recorded run's network, data and logits, for restoring and predicting.
 - training: what the training loop needs: the step as a graph with its summaries,
   divergence, Ctrl-C and SIGTERM, the progress line.
 - report: per-class accuracy, confusion matrix and pictures of what a model learned.

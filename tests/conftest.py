@@ -274,14 +274,14 @@ def assert_bitwise_equal(a, b):
 
 
 def assert_restores_the_saved_weights(train_dir, scratch):
-    """restore_model.py's network, restored from train_dir's newest checkpoint and saved
-    again in scratch, holds every value of that checkpoint, bit for bit."""
+    """restore_model.py's network (support.restore), restored from train_dir's newest
+    checkpoint and saved again in scratch, holds every value of that checkpoint, bit
+    for bit."""
     import tensorflow as tf
-    import restore_model
-    from support import runs
+    from support import restore, runs
     run = runs.find_run(str(train_dir))
     path = run.latest_checkpoint()
-    model, _ = restore_model.build_network(run, path)
+    model, _ = restore.build_network(run, path)
     before = [v.numpy().copy() for v in model.variables]
     run.restore(tf.train.Checkpoint(model=model), path)
     assert any(b.tobytes() != v.numpy().tobytes() for b, v in zip(before, model.variables))
