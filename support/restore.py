@@ -102,4 +102,3 @@ def recorded_network(run, path):
     if kind == 'cnn':
         found[1].update(no_whitening=bool(flags.get('no_whitening')), activation=activation)
     return found[0], dict(found[1], **sizes)
-
