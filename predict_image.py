@@ -1,16 +1,19 @@
 """Classify your own pictures with a trained network: the three likeliest classes of each.
 
-Each JPEG, PNG, GIF, BMP or WebP file is decoded by Pillow and prepared as the images
-the run trained on were: turned upright, made RGB, resized to the run's size (32x32
-pixels for CIFAR-10) as support/image_folder.py does, the mean training image
-subtracted (and for Part 3 the test-time views averaged). The network is the newest
-run in tf_logs with a checkpoint (run_fc_model.py or run_cnn_model.py), or the run
-named with --run, and the classes are those it learned: CIFAR-10's ten, or the folders
-of your own images. A CIFAR-10 network knows only its ten classes, and small, centred
-objects as in its training images: a photo of a cat's face fills the frame in a way
-no training image does, so expect mistakes.
+Each JPEG, PNG, GIF, BMP or WebP file (or each image in a folder, then a count per
+predicted class) is decoded by Pillow and prepared as the images the run trained on
+were: turned upright, made RGB, resized to the run's size (32x32 pixels for CIFAR-10)
+as support/image_folder.py does, the mean training image subtracted (and for Part 3
+the test-time views averaged). The network is the newest run in tf_logs with a
+checkpoint (run_fc_model.py or run_cnn_model.py), the run named with --run, or a
+SavedModel or TFLite file export_model.py wrote (--model); the classes are those it
+learned: CIFAR-10's ten, or the folders of your own images. A run needs nothing but
+its folder: not the data it trained on. A CIFAR-10 network knows only its ten classes,
+and small, centred objects as in its training images: a photo of a cat's face fills
+the frame in a way no training image does, so expect mistakes.
 
-    python predict_image.py photo.jpg [more.png ...] [--run RUN_NAME]
+    python predict_image.py photo.jpg [more.png ... a_folder/] [--run RUN_NAME]
+    python predict_image.py photo.jpg --model tf_logs/RUN_NAME/export/model.tflite
 """
 import os
 
@@ -20,32 +23,36 @@ from support import cli
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('images', nargs='+', metavar='IMAGE',
-                        help='JPEG, PNG, GIF, BMP or WebP files to classify')
+                        help='JPEG, PNG, GIF, BMP or WebP files to classify, or folders '
+                             'of them')
     parser.add_argument('--run', metavar='RUN_NAME',
                         help='the run whose network classifies: a folder in train_dir '
                              '(default: the newest run with a checkpoint)')
     parser.add_argument('--train_dir', default='tf_logs',
                         help='folder of the runs (default: %(default)s)')
-    parser.add_argument('--data_dir', default=None,
-                        help='the data the run trained on, for its mean image and classes '
-                             '(default: the folder the run recorded)')
+    parser.add_argument('--model', metavar='PATH',
+                        help='classify with what export_model.py wrote instead of a run: '
+                             'its saved_model folder, its model.tflite, or the export '
+                             'folder')
     return parser.parse_args(argv)
 
 
 if __name__ == '__main__':
     args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
+import collections
+
 import numpy as np
 import tensorflow as tf
 
-from support import image_folder, restore, runs
+from support import export, image_folder, restore, runs
 
 MAX_IMAGE_BYTES = 64 << 20  # a photo is a few MB; refuse anything far larger unread
+BATCH = 256  # images decoded and classified at a time: a large folder needs no more memory
 
 
 def load_image(path, size=32):
-    """The image at path as one row of load_data(): size x size x 3 uint8 values, a red,
-    a green and a blue plane.
+    """The image at path as size x size x 3 uint8 RGB values.
 
     Raises:
       InputError: the file is missing, too large, or not an image Pillow decodes.
@@ -57,30 +64,53 @@ def load_image(path, size=32):
     except OSError as e:
         raise cli.InputError('cannot read %s: %s' % (path, e.strerror or e))
     try:
-        return image_folder.load_row(path, size)
+        return image_folder.load_image(path, size)
     except image_folder.BadImage as e:
         raise cli.InputError('%s cannot be used: %s' % (path, e))
 
 
-def main(args):
-    run = runs.find_run(args.train_dir, args.run,
-                        hint='train one first with python run_fc_model.py or '
-                             'python run_cnn_model.py')
-    path = run.latest_checkpoint()
-    model, _ = restore.build_network(run, path)
-    run.restore(tf.train.Checkpoint(model=model), path)
-    data_sets = restore.trained_on(run, args.data_dir)  # the classes, the mean image
-    size = data_sets['image_shape'][-1]
-    rows = np.stack([load_image(image, size) for image in args.images])
+def image_files(paths):
+    """The files named, and the image files in each folder named (all its subfolders)."""
+    files = []
+    for path in paths:
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        found = [os.path.join(path, name) for name in image_folder.images_under(path)]
+        if not found:
+            raise cli.InputError('%s holds no images (.jpg, .png, .gif, .bmp, .webp, ...)'
+                                 % path)
+        files += found
+    return files
 
-    logits = restore.logits_function(model, data_sets['mean_image'])(
-        tf.constant(rows))
-    probabilities = tf.nn.softmax(logits).numpy()
-    print('Run {}, step {}:'.format(run.name, int(model.global_step.numpy())))
-    for image, p in zip(args.images, probabilities):
-        top = np.argsort(-p)[:3]
-        print('{}: {}'.format(image, ', '.join(
-            '{} {:.0%}'.format(data_sets['classes'][k], p[k]) for k in top)))
+
+def main(args):
+    if args.model:  # an export: a SavedModel or a TFLite file
+        classes, size, probabilities_of = export.load(args.model)
+        print('Model {}:'.format(args.model))
+    else:  # a run's folder: its network, mean image and classes
+        run = runs.find_run(args.train_dir, args.run,
+                            hint='train one first with python run_fc_model.py or '
+                                 'python run_cnn_model.py')
+        network = restore.Network(run)
+        classes, size = network.classes, network.image_size
+
+        def probabilities_of(images):
+            return network.probabilities(tf.constant(images)).numpy()
+        print('Run {}, step {}:'.format(run.name, network.step))
+
+    files, counts = image_files(args.images), collections.Counter()
+    for start in range(0, len(files), BATCH):
+        batch = files[start:start + BATCH]
+        probabilities = probabilities_of(np.stack([load_image(f, size) for f in batch]))
+        for image, p in zip(batch, probabilities):
+            top = np.argsort(-p)[:3]
+            print('{}: {}'.format(image_folder.printable(image), ', '.join(
+                '{} {:.0%}'.format(classes[k], p[k]) for k in top)))
+            counts[classes[top[0]]] += 1
+    if len(files) > 1:
+        print('{} images: {}'.format(len(files), ', '.join(
+            '{} {}'.format(name, counts[name]) for name in classes if counts[name])))
 
 
 if __name__ == '__main__':

@@ -28,8 +28,6 @@ def parse_args(argv=None):
 if __name__ == '__main__':
     args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
-import tensorflow as tf
-
 import two_layer_fc
 from support import report, restore, runs, training, zero_copy
 
@@ -41,19 +39,17 @@ def main(args):
     run = runs.find_run(args.train_dir, args.run,
                         hint='train first with python run_fc_model.py or '
                              'python run_cnn_model.py')
-    path = run.latest_checkpoint()
-    model, size = restore.build_network(run, path)
-    print('\nParameters:')
-    print('run = {}\ncheckpoint = {}\n{}\n'.format(run.name, path, size))
-
     print('Restoring variables from checkpoint')
-    run.restore(tf.train.Checkpoint(model=model), path)
-    print('Current step: {}'.format(int(model.global_step.numpy())))
+    network = restore.Network(run)  # the recorded network, its weights and mean image
+    print('\nParameters:')
+    print('run = {}\ncheckpoint = {}\n{}\n'.format(
+        run.name, run.latest_checkpoint(), network.description))
+    print('Current step: {}'.format(network.step))
 
     # The test images (of CIFAR-10, or of the run's folder), prepared as in training.
-    data_sets = restore.trained_on(run, args.data_dir)
-    logits = restore.logits_function(model, data_sets['mean_image'])
-    test_logits = training.predict(logits, zero_copy.to_tensor(data_sets['images_test']))
+    data_sets = restore.test_data(run, args.data_dir)
+    test_logits = training.predict(network.logits,
+                                   zero_copy.to_tensor(data_sets['images_test']))
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
     print('Test accuracy {:g}'.format(test_accuracy))
     report.test_set(test_logits.numpy(), data_sets)

@@ -121,9 +121,10 @@ def main(args):
                              % strategy.num_replicas_in_sync)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
-    mean_image = tf.constant(data_sets['mean_image'])
+    mean_image = tf.Variable(data_sets['mean_image'], trainable=False)
 
-    # The network, and a checkpoint of it (weights, momentum, global step). Its first
+    # The network, and a checkpoint of it (weights, momentum, global step, the mean
+    # image: a run classifies a photo without its training data). Its first
     # layer whitens the 2x2 patches of 5000 training images from all over the training
     # set (a folder's are sorted by class); of larger images, fewer, for as many pixels.
     count = min(num_train, 5000 * 3072 // images_train.shape[1])
@@ -135,7 +136,7 @@ def main(args):
                         reg_constant=args.reg_constant, dtype=tf.as_dtype(args.dtype),
                         later_channels=args.later_channels, activation=args.activation,
                         spectral=args.spectral_rate > 0)
-    checkpoint = tf.train.Checkpoint(model=model)
+    checkpoint = tf.train.Checkpoint(model=model, mean_image=mean_image)
     defaults = parse_args(['--dtype', devices.compute_dtype('auto').name])  # to name it
     run = runs.open_run(args, 'cnn', defaults, data_sets, chief=devices.is_chief(strategy))
     print('\nParameters:')

@@ -68,13 +68,14 @@ def main(args):
     args.batch_size = cli.fitted_batch_size(args.batch_size, num_train)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
-    mean_image = tf.constant(data_sets['mean_image'])
+    mean_image = tf.Variable(data_sets['mean_image'], trainable=False)
 
-    # The network, and a checkpoint of it (weights and global step) in the run's folder.
+    # The network, and a checkpoint of it (weights, global step, and the mean image: a
+    # run classifies a photo without its training data) in the run's folder.
     model = two_layer_fc.TwoLayerFC(image_pixels, args.hidden1, len(data_sets['classes']),
                                     reg_constant=args.reg_constant,
                                     input_scale=args.input_scale)
-    checkpoint = tf.train.Checkpoint(model=model)
+    checkpoint = tf.train.Checkpoint(model=model, mean_image=mean_image)
     run = runs.open_run(args, 'fc', parse_args([]), data_sets)
     print('\nParameters:')
     for attr, value in sorted(vars(args).items()):

@@ -60,14 +60,12 @@ def fewer_views(folders, data_dir):
     images = tf.constant(data['images_test'])
     mirror, alone = [], []
     for folder in folders:
-        run = runs.Run(folder)
-        path = run.latest_checkpoint()
-        model, _ = restore.build_network(run, path)
-        run.restore(tf.train.Checkpoint(model=model), path)
+        network = restore.Network(runs.Run(folder))
+        model = network.model
         for views, scores in [(lambda x: cnn.test_logits(x, model, shifts=False), mirror),
                               (lambda x: cnn.inference(x, model), alone)]:
             logits = training.predict(
-                lambda rows: views(cnn.to_images(rows, data['mean_image'])), images)
+                lambda rows: views(cnn.to_images(rows, network.mean_image)), images)
             scores.append(float(cnn.evaluation(logits, data['labels_test'])))
     return mirror, alone
 

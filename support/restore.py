@@ -1,104 +1,113 @@
-"""Rebuild a recorded run for restore_model.py and predict_image.py: the network its
-flags.json names (checked against its checkpoint), the data it trained on, read as it
-was read for the run, and the function from that data's image rows to logits. (For
-runs made before runs recorded their flags, the checkpoint's variables tell the network
-and its size.)
+"""Rebuild a recorded run from its folder alone, for restore_model.py, predict_image.py
+and export_model.py: the network its flags.json names, restored from its newest
+checkpoint, which holds the mean image beside the weights; the classes and image size
+it recorded. Only restore_model.py needs data from outside the run: test_data().
 """
-import argparse
-import math
+import os
 
+import numpy as np
 import tensorflow as tf
 
 import cnn
 import data_helpers
 import two_layer_fc
-from support import cli, devices, runs
+from support import runs
+from support.cli import InputError
+
+SCRIPTS = {'fc': 'run_fc_model.py', 'cnn': 'run_cnn_model.py'}  # what trains each kind
 
 
-def trained_on(run, data_dir=None):
-    """The data the run trained on (or data_dir), read as it was read for the run,
-    checked to hold the classes the run learned."""
+class Network:
+    """A trained run's network, ready to classify.
+
+    Attributes:
+      kind: 'fc' (Part 2) or 'cnn' (Part 3).
+      model: the TwoLayerFC or CNN, restored.
+      mean_image: float32 tf.Variable [3 * image_size**2]: the mean training image,
+        a red, a green and a blue plane, as load_data() returns it.
+      classes: the class names, in the order of the network's scores.
+      image_size: the side of the square images it takes (32 for CIFAR-10).
+      step: the training step of the checkpoint.
+      description: the network's size, as lines to print.
+    """
+
+    def __init__(self, run, dtype=None):
+        """Restore run's newest checkpoint; dtype overrides what Part 3's convolutions
+        compute in (export_model.py: float32).
+
+        Raises:
+          InputError: a run made by an earlier version, or damaged.
+        """
+        path = run.latest_checkpoint()
+        self.kind, flags = run.recorded()
+        self.classes = run.classes()
+        if self.kind not in SCRIPTS or self.classes is None or 'mean_image' not in (
+                runs.variable_shapes(path)):
+            script = SCRIPTS.get(self.kind or run.name.split('_')[0],
+                                 'run_fc_model.py or python run_cnn_model.py')
+            raise InputError('run %s was made by an earlier version of this project and '
+                             'needs its training data to classify: train it again with '
+                             'python %s' % (run.name, script))
+        try:
+            self.image_size = int(flags['image_size'])
+            self.model, self.description = build(self.kind, flags, len(self.classes),
+                                                 self.image_size, dtype)
+        except (KeyError, TypeError, ValueError):
+            raise InputError('the flags.json of run %s is not what %s records: it is '
+                             'damaged; train it again' % (run.name, SCRIPTS[self.kind]))
+        self.mean_image = tf.Variable(tf.zeros([3 * self.image_size**2]), trainable=False)
+        run.restore(tf.train.Checkpoint(model=self.model, mean_image=self.mean_image), path)
+        self.step = int(self.model.global_step.numpy())
+
+    def logits(self, rows):
+        """load_data()'s uint8 image rows -> logits, prepared as in training."""
+        if isinstance(self.model, cnn.CNN):
+            return cnn.test_logits(cnn.to_images(rows, self.mean_image), self.model)
+        return two_layer_fc.inference(
+            (tf.cast(rows, tf.float32) - self.mean_image) * self.model.input_scale,
+            self.model)
+
+    def probabilities(self, images):
+        """uint8 RGB images [count, image_size, image_size, 3] -> the probability of
+        each class [count, classes]."""
+        rows = tf.transpose(images, [0, 3, 1, 2])  # a red, a green and a blue plane
+        return tf.nn.softmax(self.logits(tf.reshape(rows, [-1, self.mean_image.shape[0]])))
+
+
+def build(kind, flags, classes, image_size, dtype=None):
+    """The network flags.json describes, not yet restored, and its size as lines."""
+    if kind == 'fc':  # Part 2's two-layer network
+        return (two_layer_fc.TwoLayerFC(3 * image_size**2, flags['hidden1'], classes),
+                'hidden1 = {}'.format(flags['hidden1']))
+    # A whitened first layer is not learned: a placeholder, restored like the rest.
+    whitening = None if flags['no_whitening'] else tf.zeros([2, 2, 3, cnn.WHITENING_WIDTH])
+    later_channels = flags['later_channels'] or 2 * flags['channels']
+    model = cnn.CNN(flags['channels'], classes, whitening,
+                    dtype=tf.as_dtype(dtype or flags['dtype']),
+                    later_channels=later_channels, activation=flags['activation'])
+    return model, 'channels = {}\nlater_channels = {}\nactivation = {}'.format(
+        flags['channels'], later_channels, flags['activation'])
+
+
+def test_data(run, data_dir=None):
+    """The data the run trained on (or data_dir), read as it was read for the run and
+    checked to hold the classes the run learned. Nothing is downloaded.
+
+    Raises:
+      InputError: the folder is missing, or holds other classes.
+    """
     _, flags = run.recorded()
-    flags = flags or {}  # a run made before runs recorded their flags: CIFAR-10
-    data_dir = data_dir or flags.get('data_dir') or cli.default_data_dir()
-    try:  # flags.json is checked as the command line would be
-        image_size = cli.image_size(str(flags.get('image_size', 32)))
-        test_fraction = cli.open_fraction(str(flags.get('test_fraction', 0.2)))
-    except argparse.ArgumentTypeError:
-        raise cli.InputError('the flags.json of run %s is damaged' % run.name)
-    data_sets = data_helpers.load_data(data_dir, image_size, test_fraction)
+    data_dir = data_dir or flags['data_dir']
+    if not os.path.isdir(data_dir):
+        raise InputError('run %s tests on the images in %s, which is not there: pass '
+                         '--data_dir the folder that holds them' % (run.name, data_dir))
+    data_sets = data_helpers.load_data(data_dir, int(flags['image_size']),
+                                       float(flags['test_fraction']))
     run.check_data(data_sets, data_dir)
     return data_sets
 
 
-def build_network(run, path):
-    """The network the run recorded, not yet restored, and its size as a line."""
-    kind, flags = recorded_network(run, path)
-    if kind == 'fc':  # Part 2's two-layer network
-        return (two_layer_fc.TwoLayerFC(flags['pixels'], flags['hidden1'], flags['classes']),
-                'hidden1 = {}'.format(flags['hidden1']))
-    # A whitened first layer is not learned: a placeholder, restored like the rest.
-    whitening = None if flags.get('no_whitening') else tf.zeros(
-        [2, 2, 3, cnn.WHITENING_WIDTH])
-    activation = flags.get('activation', 'relu')  # runs without flags.json: ReLU
-    return (cnn.CNN(flags['channels'], flags['classes'], whitening,
-                    dtype=tf.as_dtype(flags['dtype']),
-                    later_channels=flags['later_channels'], activation=activation),
-            'channels = {}\nlater_channels = {}\nactivation = {}'.format(
-                flags['channels'], flags['later_channels'], activation))
-
-
-def logits_function(model, mean_image):
-    """rows (load_data()'s uint8 image rows) -> logits, prepared as in training.
-
-    Raises:
-      InputError: Part 2's network was trained on images of another size.
-    """
-    if isinstance(model, cnn.CNN):
-        return lambda rows: cnn.test_logits(cnn.to_images(rows, mean_image), model)
-    if model.weights1.shape[0] != len(mean_image):
-        raise cli.InputError('the network expects %d-pixel images, but these images have '
-                             '%d: pass --data_dir the data it trained on'
-                             % (model.weights1.shape[0], len(mean_image)))
-    return lambda rows: two_layer_fc.inference(
-        (tf.cast(rows, tf.float32) - mean_image) * model.input_scale, model)
-
-
-def recorded_network(run, path):
-    """('fc', {'hidden1': N}) or ('cnn', {'channels': N, 'dtype': name, ...}): the network
-    the run recorded, checked against the shapes in its checkpoint (which alone tell,
-    for a run made before runs recorded their flags)."""
-    shapes = runs.variable_shapes(path)
-    if 'model/weights1' in shapes and 'model/weights2' in shapes:
-        pixels, hidden1 = shapes['model/weights1']
-        found = 'fc', {'hidden1': hidden1, 'image_size': math.isqrt(pixels // 3)}
-        sizes = {'pixels': pixels, 'classes': shapes['model/weights2'][-1]}
-    elif ('model/whitening' in shapes and 'model/whitening_bias' not in shapes
-          and 'model/weights' in shapes):
-        found = 'cnn', {'channels': shapes['model/filters/0'][-1],
-                        'later_channels': shapes['model/filters/2'][-1],
-                        'dtype': devices.compute_dtype('auto').name}
-        sizes = {'classes': shapes['model/weights'][-1]}
-    elif 'model/filters/0' in shapes:
-        raise cli.InputError('%s was made by an earlier version of cnn.py: train it '
-                             'again with python run_cnn_model.py' % path)
-    else:
-        raise cli.InputError('%s is not a checkpoint of run_fc_model.py or '
-                             'run_cnn_model.py' % path)
-    kind, flags = run.recorded()
-    if kind is None:
-        return found[0], dict(found[1], **sizes)
-    if kind == 'cnn' and flags.get('dtype') in ('float32', 'bfloat16'):
-        found[1]['dtype'] = flags['dtype']
-    if (kind == 'cnn' and flags.get('later_channels') is None
-            and isinstance(flags.get('channels'), int)):  # the default: twice channels
-        flags = dict(flags, later_channels=2 * flags['channels'])
-    flags = dict({'image_size': 32}, **flags)  # runs before --image_size: CIFAR-10's
-    activation = flags.get('activation', 'relu')
-    if (kind != found[0] or any(flags.get(k) != v for k, v in found[1].items())
-            or activation not in cnn.ACTIVATIONS):
-        raise cli.InputError('the flags.json of run %s does not match its checkpoint: '
-                             'it is damaged' % run.name)
-    if kind == 'cnn':
-        found[1].update(no_whitening=bool(flags.get('no_whitening')), activation=activation)
-    return found[0], dict(found[1], **sizes)
+def rows_to_images(rows, size):
+    """load_data()'s rows (a red, a green and a blue plane each) as uint8 RGB images
+    [count, size, size, 3], what a photo decodes to."""
+    return np.asarray(rows).reshape(-1, 3, size, size).transpose(0, 2, 3, 1)

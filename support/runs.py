@@ -130,6 +130,11 @@ class Run:
         """
         return self._read_record()[:2]
 
+    def classes(self):
+        """The class names flags.json recorded, or None."""
+        data = self._read_record()[2]
+        return data and data['classes']
+
     def check_data(self, data_sets, data_dir, same_images=False):
         """Check that data_sets (from load_data(data_dir)) holds the classes the run
         learned, in the same order, and with same_images (to resume the run), the very

@@ -275,19 +275,17 @@ def assert_bitwise_equal(a, b):
 
 def assert_restores_the_saved_weights(train_dir, scratch):
     """restore_model.py's network (support.restore), restored from train_dir's newest
-    checkpoint and saved again in scratch, holds every value of that checkpoint, bit
-    for bit."""
+    checkpoint and saved again in scratch, holds every value of that checkpoint (the
+    mean image too), bit for bit."""
     import tensorflow as tf
     from support import restore, runs
     run = runs.find_run(str(train_dir))
-    path = run.latest_checkpoint()
-    model, _ = restore.build_network(run, path)
-    before = [v.numpy().copy() for v in model.variables]
-    run.restore(tf.train.Checkpoint(model=model), path)
-    assert any(b.tobytes() != v.numpy().tobytes() for b, v in zip(before, model.variables))
-    saved, again = checkpoint_weights(path), checkpoint_weights(
-        tf.train.Checkpoint(model=model).write(str(scratch / 'resaved')))
-    model_values = sorted(name for name in saved if name.startswith('model/'))
-    assert model_values and model_values == sorted(n for n in again if n.startswith('model/'))
-    differ = [n for n in model_values if saved[n].tobytes() != again[n].tobytes()]
+    network = restore.Network(run)
+    saved = checkpoint_weights(run.latest_checkpoint())
+    again = checkpoint_weights(tf.train.Checkpoint(
+        model=network.model, mean_image=network.mean_image).write(str(scratch / 'resaved')))
+    values = sorted(name for name in saved if name.startswith(('model/', 'mean_image')))
+    assert 'mean_image/.ATTRIBUTES/VARIABLE_VALUE' in values
+    assert values == sorted(n for n in again if n.startswith(('model/', 'mean_image')))
+    differ = [n for n in values if saved[n].tobytes() != again[n].tobytes()]
     assert not differ, differ

@@ -20,16 +20,17 @@ def write_png(path, row, scale=1):
 
 
 @needs_real_data
-def test_a_real_test_image_as_png_reads_back_as_its_row(tmp_path):
+def test_a_real_test_image_as_png_reads_back_as_its_pixels(tmp_path):
     with open(REAL_DATA / 'test_batch', 'rb') as f:
         rows = pickle.load(f, encoding='bytes')[b'data'][:3]
     for i, row in enumerate(rows):
+        pixels = row.reshape(3, 32, 32).transpose(1, 2, 0)  # height, width, RGB
         png = write_png(tmp_path / ('%d.png' % i), row)
-        np.testing.assert_array_equal(predict_image.load_image(str(png)), row)
+        np.testing.assert_array_equal(predict_image.load_image(str(png)), pixels)
         # Four times larger, as a photo would be: shrunk back to nearly the same pixels.
         large = write_png(tmp_path / ('%d_large.png' % i), row, scale=4)
         shrunk = predict_image.load_image(str(large)).astype(int)
-        assert np.abs(shrunk - row).mean() < 1
+        assert np.abs(shrunk - pixels).mean() < 1
 
 
 def test_prints_the_three_likeliest_classes_of_each_image(tiny_cifar, fc_run, tmp_path):

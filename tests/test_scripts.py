@@ -319,14 +319,18 @@ def test_restore_model_without_a_checkpoint(tiny_cifar, tmp_path):
         assert_one_line_error(result, 'no run with a checkpoint in', 'run_fc_model.py')
 
 
-def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, tmp_path):
+def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, trained, tmp_path):
+    import shutil
     import two_layer_fc
     from support import runs
     train_dir = tmp_path / 'tf_logs'
-    other = two_layer_fc.TwoLayerFC(784, 8, 10)  # an MNIST-sized network
-    runs.new_run(str(train_dir), 'fc_mnist').save(tf.train.Checkpoint(model=other), 5)
+    shutil.copytree(trained[0], train_dir)
+    other = two_layer_fc.TwoLayerFC(784, 8, 10)  # an MNIST-sized network, in place
+    mean_image = tf.Variable(tf.zeros([784]))  # of the run's checkpoints
+    run = runs.Run(str(run_folder(train_dir)))
+    run.save(tf.train.Checkpoint(model=other, mean_image=mean_image), 5000)
     result = restore(tiny_cifar, train_dir)
-    assert_one_line_error(result, 'expects 784-pixel images', 'these images have 3072')
+    assert_one_line_error(result, 'cannot restore', 'checkpoint-5000', 'another network')
 
 
 @pytest.mark.parametrize('whitening_bias', [False, True])
@@ -341,7 +345,7 @@ def test_restore_model_names_a_checkpoint_of_the_earlier_cnn(tiny_cifar, tmp_pat
         earlier.whitening_bias = tf.Variable(tf.zeros([24]))
     runs.new_run(str(train_dir), 'cnn_earlier').save(tf.train.Checkpoint(model=earlier), 5)
     result = restore(tiny_cifar, train_dir)
-    assert_one_line_error(result, 'made by an earlier version of cnn.py',
+    assert_one_line_error(result, 'made by an earlier version', 'train it again',
                           'python run_cnn_model.py')
 
 
