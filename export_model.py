@@ -18,16 +18,12 @@ run's size and reads the probabilities. Everything is computed in float32.
 import os
 import time
 
-from support import cli
+from support import cli, runs
 
 
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--run', metavar='RUN_NAME',
-                        help='the run to export: a folder in train_dir (default: the '
-                             'newest run with a checkpoint)')
-    parser.add_argument('--train_dir', default='tf_logs',
-                        help='folder of the runs (default: %(default)s)')
+    runs.add_run_flags(parser, 'to export')
     parser.add_argument('--out', metavar='FOLDER',
                         help='where to write the export (default: export/ in the run\'s '
                              'folder; an earlier export there is replaced)')
@@ -37,14 +33,12 @@ def parse_args(argv=None):
 if __name__ == '__main__':
     args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
-from support import export, restore, runs
+from support import export, restore
 
 
 def main(args):
     beginTime = time.time()
-    run = runs.find_run(args.train_dir, args.run,
-                        hint='train one first with python run_fc_model.py or '
-                             'python run_cnn_model.py')
+    run = runs.trained_run(args)
     network = restore.Network(run, dtype='float32')  # what phones and TFLite compute in
     out = args.out or os.path.join(run.path, 'export')
     export.write(network, out)

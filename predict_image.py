@@ -17,7 +17,7 @@ the frame in a way no training image does, so expect mistakes.
 """
 import os
 
-from support import cli
+from support import cli, runs
 
 
 def parse_args(argv=None):
@@ -25,11 +25,7 @@ def parse_args(argv=None):
     parser.add_argument('images', nargs='+', metavar='IMAGE',
                         help='JPEG, PNG, GIF, BMP or WebP files to classify, or folders '
                              'of them')
-    parser.add_argument('--run', metavar='RUN_NAME',
-                        help='the run whose network classifies: a folder in train_dir '
-                             '(default: the newest run with a checkpoint)')
-    parser.add_argument('--train_dir', default='tf_logs',
-                        help='folder of the runs (default: %(default)s)')
+    runs.add_run_flags(parser, 'whose network classifies')
     parser.add_argument('--model', metavar='PATH',
                         help='classify with what export_model.py wrote instead of a run: '
                              'its saved_model folder, its model.tflite, or the export '
@@ -45,7 +41,7 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from support import export, image_folder, restore, runs
+from support import export, image_folder, restore
 
 MAX_IMAGE_BYTES = 64 << 20  # a photo is a few MB; refuse anything far larger unread
 BATCH = 256  # images decoded and classified at a time: a large folder needs no more memory
@@ -70,18 +66,34 @@ def load_image(path, size=32):
 
 
 def image_files(paths):
-    """The files named, and the image files in each folder named (all its subfolders)."""
+    """[(file, whether it was found in a folder)]: the files named, and the image files
+    in each folder named (and its subfolders)."""
     files = []
     for path in paths:
         if not os.path.isdir(path):
-            files.append(path)
+            files.append((path, False))
             continue
         found = [os.path.join(path, name) for name in image_folder.images_under(path)]
         if not found:
             raise cli.InputError('%s holds no images (.jpg, .png, .gif, .bmp, .webp, ...)'
                                  % path)
-        files += found
+        files += [(name, True) for name in found]
     return files
+
+
+def loaded(files, size):
+    """The files as images, and those of them that could be read: a broken file named
+    is an error, one found in a folder is skipped with a line (as in training)."""
+    images, kept = [], []
+    for name, in_folder in files:
+        try:
+            images.append(load_image(name, size))
+            kept.append(name)
+        except cli.InputError as e:
+            if not in_folder:
+                raise
+            print('Skipped: {}'.format(image_folder.printable(str(e))))
+    return images, kept
 
 
 def main(args):
@@ -89,9 +101,7 @@ def main(args):
         classes, size, probabilities_of = export.load(args.model)
         print('Model {}:'.format(args.model))
     else:  # a run's folder: its network, mean image and classes
-        run = runs.find_run(args.train_dir, args.run,
-                            hint='train one first with python run_fc_model.py or '
-                                 'python run_cnn_model.py')
+        run = runs.trained_run(args)
         network = restore.Network(run)
         classes, size = network.classes, network.image_size
 
@@ -101,15 +111,16 @@ def main(args):
 
     files, counts = image_files(args.images), collections.Counter()
     for start in range(0, len(files), BATCH):
-        batch = files[start:start + BATCH]
-        probabilities = probabilities_of(np.stack([load_image(f, size) for f in batch]))
-        for image, p in zip(batch, probabilities):
+        images, batch = loaded(files[start:start + BATCH], size)
+        if not images:
+            continue
+        for image, p in zip(batch, probabilities_of(np.stack(images))):
             top = np.argsort(-p)[:3]
             print('{}: {}'.format(image_folder.printable(image), ', '.join(
                 '{} {:.0%}'.format(classes[k], p[k]) for k in top)))
             counts[classes[top[0]]] += 1
     if len(files) > 1:
-        print('{} images: {}'.format(len(files), ', '.join(
+        print('{} images: {}'.format(sum(counts.values()), ', '.join(
             '{} {}'.format(name, counts[name]) for name in classes if counts[name])))
 
 

@@ -9,16 +9,12 @@ training flag needs repeating.
 """
 import time
 
-from support import cli
+from support import cli, runs
 
 
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--run', metavar='RUN_NAME',
-                        help='the run to restore: a folder in train_dir (default: the '
-                             'newest run with a checkpoint)')
-    parser.add_argument('--train_dir', default='tf_logs',
-                        help='folder of the runs (default: %(default)s)')
+    runs.add_run_flags(parser, 'to restore')
     parser.add_argument('--data_dir', default=None,
                         help='the data to test on: CIFAR-10\'s folder, or the folder of '
                              'images the run learned (default: the one it trained on)')
@@ -29,16 +25,14 @@ if __name__ == '__main__':
     args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
 import two_layer_fc
-from support import report, restore, runs, training, zero_copy
+from support import report, restore, training, zero_copy
 
 
 def main(args):
     beginTime = time.time()
 
     # Find the checkpoint first: no need to load the data if there is none.
-    run = runs.find_run(args.train_dir, args.run,
-                        hint='train first with python run_fc_model.py or '
-                             'python run_cnn_model.py')
+    run = runs.trained_run(args)
     print('Restoring variables from checkpoint')
     network = restore.Network(run)  # the recorded network, its weights and mean image
     print('\nParameters:')

@@ -377,6 +377,22 @@ def new_run(train_dir, name):
     raise InputError('too many runs named %s in %s' % (name, train_dir))
 
 
+def add_run_flags(parser, use):
+    """--run and --train_dir, for a script that uses a trained run (use: what for, as
+    the help of --run says it)."""
+    parser.add_argument('--run', metavar='RUN_NAME',
+                        help='the run %s: a folder in train_dir (default: the newest run '
+                             'with a checkpoint)' % use)
+    parser.add_argument('--train_dir', default='tf_logs',
+                        help='folder of the runs (default: %(default)s)')
+
+
+def trained_run(args):
+    """The run add_run_flags() chose: args.run in args.train_dir, or the newest."""
+    return find_run(args.train_dir, args.run, hint='train one first with python '
+                    'run_fc_model.py or python run_cnn_model.py')
+
+
 def find_run(train_dir, name=None, model=None, hint='train one first'):
     """A run with checkpoints: the one named, or the newest (of model, if given).
 

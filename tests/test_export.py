@@ -261,3 +261,26 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_export(runs_to_export, tmp_p
     assert_one_line_error(result, 'no space left on the disk')
     assert sorted(os.listdir(disk)) == ['export', 'filler']  # no half-written export
     assert {name: (out / name).read_bytes() for name in before} == before
+
+
+def test_a_broken_image_in_a_folder_is_skipped_but_one_named_is_an_error(runs_to_export,
+                                                                          tmp_path):
+    train_dir, data = runs_to_export['photos']
+    folder = tmp_path / 'to_sort'
+    shutil.copytree(data / CLASSES[0], folder / 'a')
+    (folder / 'a' / 'broken.jpg').write_bytes(b'not a photo')
+    (folder / 'notes.txt').write_text('not an image, not counted')
+    result = run_script('predict_image.py', folder, '--train_dir', train_dir, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line for line in lines if line.startswith('Skipped: ')] == [
+        'Skipped: %s cannot be used: not an image Pillow can read' % (folder / 'a' /
+                                                                      'broken.jpg')]
+    assert lines[-1].startswith('30 images: ')
+    named = run_script('predict_image.py', folder / 'a' / 'broken.jpg', '--train_dir',
+                       train_dir, cwd=tmp_path)
+    assert_one_line_error(named, 'broken.jpg cannot be used')
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    assert_one_line_error(run_script('predict_image.py', empty, '--train_dir', train_dir,
+                                     cwd=tmp_path), 'holds no images')
