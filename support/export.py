@@ -106,11 +106,9 @@ def read_labels(path):
 
 def readme(network):
     size, classes = network.image_size, network.classes
-    decode = ('image = Image.open(\'photo.jpg\')\n'
-              'image.draft(\'RGB\', ({0}, {0}))  # a JPEG decoded at a smaller scale\n'
-              'image = ImageOps.exif_transpose(image).convert(\'RGB\')\n'
-              'image = image.resize(({0}, {0}), Image.Resampling.BOX)\n'
-              'images = np.asarray(image)[None]  # a batch of one\n').format(size)
+    decode = ('image = ImageOps.exif_transpose(Image.open(\'photo.jpg\')).convert(\'RGB\')\n'
+              'images = np.asarray(image.resize(({0}, {0}), Image.Resampling.BOX))[None]\n'
+              ).format(size)
     top3 = ('for k in np.argsort(-probabilities)[:3]:\n'
             '    print(classes[k], \'%.0f%%\' % (100 * probabilities[k]))\n')
     return '''# An exported network: {n} classes, {size}x{size} RGB images

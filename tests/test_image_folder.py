@@ -188,6 +188,19 @@ def test_large_images_are_shrunk_to_the_average_of_each_area(tmp_path):
     np.testing.assert_array_equal(pixels[4::8, 4::8], cells)
 
 
+@pytest.mark.parametrize('size', [32, 64])
+def test_a_photo_as_jpeg_and_as_png_is_the_same_image(tmp_path, size):
+    # A photo-sized JPEG (500x375, as the cats and dogs photos), and the very pixels it
+    # decodes to saved losslessly: one image, so one row, whatever the file format.
+    jpeg = tmp_path / 'photo.jpg'
+    picture(1, np.random.default_rng(5), size=(500, 375)).save(jpeg, quality=90)
+    png = tmp_path / 'photo.png'
+    with Image.open(jpeg) as decoded:
+        decoded.convert('RGB').save(png)
+    rows = [image_folder.load_image(str(p), size).astype(int) for p in (jpeg, png)]
+    assert np.abs(rows[0] - rows[1]).mean() < 1  # within a level
+
+
 # Bad input ----------------------------------------------------------------------------
 
 def copy_of(folder, tmp_path):
