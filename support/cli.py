@@ -25,7 +25,25 @@ class InputError(Exception):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, with a flag error on one line (usage is one `-h` away)."""
+    """argparse, with a flag error on one line (usage is one `-h` away), and each flag
+    also taken with hyphens for its underscores (--max-steps for --max_steps), as most
+    command lines spell them."""
+
+    def add_argument(self, *names, **kwargs):
+        self.flag_names = getattr(self, 'flag_names', set()) | set(names)
+        return super().add_argument(*names, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args([self.underscored(a) for a in args], namespace)
+
+    def underscored(self, arg):
+        name, equals, value = str(arg).partition('=')
+        spelled = '--' + name[2:].replace('-', '_')
+        if name.startswith('--') and name not in self.flag_names and (
+                spelled in getattr(self, 'flag_names', ())):
+            return spelled + equals + value
+        return arg
 
     def error(self, message):
         self.exit(2, '%s: error: %s (see %s -h)\n' % (self.prog, message, self.prog))

@@ -11,9 +11,8 @@ is one worker of a cluster: MultiWorkerMirroredStrategy, the same on several mac
 compute_dtype('auto'): bfloat16 where the hardware multiplies it fast (a GPU from
 Ampere on, or an x86 CPU with bfloat16 instructions: AMX, Intel's matrix units, or
 AVX512-BF16), which halves the memory each activation takes and makes convolutions
-faster; float32 elsewhere. Part 3's defaults trained to the same accuracy in 0.54x the
-time in bfloat16 on an Intel CPU with AMX, and in 0.63x on an AMD one with AVX512-BF16
-(docs/part3.md). /proc/cpuinfo tells on Linux; macOS and Windows get float32.
+faster, to the same accuracy (docs/part3.md measures both); float32 elsewhere.
+/proc/cpuinfo tells on Linux; macOS and Windows get float32.
 """
 import json
 import os

@@ -41,7 +41,9 @@ def one_line(text):
 
 def fetch_cifar10(data_dir):
     """Make sure data_dir holds CIFAR-10: extract the archive beside it, downloading it
-    first if need be. Does nothing if data_dir is a folder already.
+    first if need be. Does nothing if data_dir is a folder already. Only a folder named
+    cifar-10-batches-py (the default --data_dir, the name the archive extracts to) is
+    fetched: any other missing folder is a mistyped path, not a request for 170 MB.
 
     The archive is kept beside the folder (data_dir/../cifar-10-python.tar.gz), so a
     deleted folder is extracted again without the network. $CIFAR10_URL names a
@@ -49,13 +51,19 @@ def fetch_cifar10(data_dir):
     not byte-identical to the official one.
 
     Raises:
-      InputError: data_dir is a file, or the download, checksum or extraction failed.
+      InputError: data_dir is a file, missing under another name, or the download,
+        checksum or extraction failed.
     """
     if os.path.isdir(data_dir):
         return
     if os.path.lexists(data_dir):
-        raise InputError('%s is not a folder: pass --data_dir the folder that '
-                         'cifar-10-python.tar.gz extracts to' % data_dir)
+        raise InputError('%s is not a folder (a file): pass --data_dir a folder of your '
+                         'images, one subfolder per class, or CIFAR-10\'s folder'
+                         % data_dir)
+    if os.path.basename(os.path.normpath(data_dir)) != CIFAR10_FOLDER:
+        raise InputError('there is no folder %s: pass --data_dir a folder of your images, '
+                         'one subfolder per class, or CIFAR-10\'s (fetched when missing '
+                         'only into a folder named %s)' % (data_dir, CIFAR10_FOLDER))
     url = os.environ.get('CIFAR10_URL') or CIFAR10_URL
     md5 = os.environ.get('CIFAR10_MD5') or CIFAR10_MD5
     parent = os.path.dirname(os.path.abspath(data_dir))

@@ -274,3 +274,17 @@ def test_missing_parent_folders_of_data_dir_are_created(tmp_path, server, archiv
     download.fetch_cifar10(str(data_dir))
     assert (data_dir / 'test_batch').is_file()
     assert (tmp_path / 'new' / 'deeper' / 'cifar-10-python.tar.gz').read_bytes() == archive
+
+
+@pytest.mark.parametrize('script', ['softmax.py', 'run_fc_model.py', 'run_cnn_model.py'])
+def test_a_missing_folder_of_another_name_is_one_line_not_a_download(tmp_path, script):
+    requests = []
+    server = LoopbackServer(lambda request: (requests.append(1), request.send_error(404)))
+    try:
+        result = run_script(script, '--data_dir', tmp_path / 'no_such_photos', cwd=tmp_path,
+                            env={'CIFAR10_URL': server.url})
+    finally:
+        server.close()
+    assert_one_line_error(result, 'there is no folder', 'no_such_photos',
+                          'named cifar-10-batches-py')
+    assert requests == [] and list(tmp_path.iterdir()) == []

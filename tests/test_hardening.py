@@ -1,7 +1,7 @@
 """Untrusted input: each test builds a hostile file, archive, server or run folder
 itself and checks that nothing runs, nothing is written or deleted outside the data or
 run folder, memory and time stay bounded, and the user gets one line and a non-zero
-exit (README: "What the scripts refuse")."""
+exit (docs/hardening.md)."""
 import gzip
 import hashlib
 import io

@@ -226,3 +226,28 @@ def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions(
         cpuinfo if path == '/proc/cpuinfo' else path, *args), raising=False)
     assert devices.compute_dtype('auto') == expected
     assert devices.compute_dtype('float32') == tf.float32
+
+
+def test_flags_are_taken_with_hyphens_too():
+    import run_cnn_model
+    hyphens = run_cnn_model.parse_args(['--max-steps', '300', '--label-smoothing=0.1',
+                                        '--no-lookahead', '--seed', '1'])
+    underscores = run_cnn_model.parse_args(['--max_steps', '300', '--label_smoothing=0.1',
+                                            '--no_lookahead', '--seed', '1'])
+    assert vars(hyphens) == vars(underscores)
+    assert hyphens.max_steps == 300 and hyphens.no_lookahead
+    with pytest.raises(SystemExit):  # a flag that does not exist either way
+        run_cnn_model.parse_args(['--max-stepz', '300'])
+
+
+def test_git_ignores_the_data_and_the_runs_also_as_symbolic_links():
+    import shutil
+    import subprocess
+    from conftest import ROOT
+    if shutil.which('git') is None or not (ROOT / '.git').exists():
+        pytest.skip('not a git checkout')
+    # A path that does not exist counts as a file, as a symbolic link does.
+    for name in ['cifar-10-batches-py', 'tf_logs', 'image_cache', 'MNIST_data',
+                 'fashion_mnist_data']:
+        assert subprocess.run(['git', '-C', str(ROOT), 'check-ignore', '-q', '--no-index',
+                               name]).returncode == 0, name
