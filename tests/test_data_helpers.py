@@ -73,7 +73,7 @@ def test_missing_folder_is_fetched_and_failure_says_what_to_do(tmp_path, monkeyp
     monkeypatch.setenv('CIFAR10_URL', 'http://127.0.0.1:9/cifar-10-python.tar.gz')
     with pytest.raises(InputError, match='download it by hand and save it as '
                        + str(tmp_path / 'cifar-10-python.tar.gz')):
-        data_helpers.load_data(str(tmp_path / 'nowhere'))
+        data_helpers.load_data(str(tmp_path / 'cifar-10-batches-py'))
 
 
 def test_missing_file_is_named(tmp_path):

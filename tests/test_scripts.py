@@ -94,7 +94,7 @@ def test_softmax_rejects_bad_flags(tiny_cifar, tmp_path, flags, message):
 def test_missing_data_folder_without_network_is_one_line(tmp_path):
     refused = 'http://127.0.0.1:9/cifar-10-python.tar.gz'  # the discard port: closed
     for script in ['softmax.py', 'run_fc_model.py']:
-        result = run_script(script, '--data_dir', tmp_path / 'absent', cwd=tmp_path,
+        result = run_script(script, '--data_dir', tmp_path / 'cifar-10-batches-py', cwd=tmp_path,
                             env={'CIFAR10_URL': refused})
         assert_one_line_error(result, 'cannot download %s' % refused, 'by hand')
         assert result.returncode == 1
