@@ -5,7 +5,6 @@ it recorded. Only restore_model.py needs data from outside the run: test_data().
 """
 import os
 
-import numpy as np
 import tensorflow as tf
 
 import cnn
@@ -106,8 +105,3 @@ def test_data(run, data_dir=None):
     run.check_data(data_sets, data_dir)
     return data_sets
 
-
-def rows_to_images(rows, size):
-    """load_data()'s rows (a red, a green and a blue plane each) as uint8 RGB images
-    [count, size, size, 3], what a photo decodes to."""
-    return np.asarray(rows).reshape(-1, 3, size, size).transpose(0, 2, 3, 1)
