@@ -104,4 +104,3 @@ def test_data(run, data_dir=None):
                                        float(flags['test_fraction']))
     run.check_data(data_sets, data_dir)
     return data_sets
-
