@@ -335,6 +335,9 @@ def lookahead(model, decay, active):
             variable.assign(tf.where(active, new_average, variable))
 
 
+TEST_VIEWS = 'test images, each seen 6 ways (mirrored, shifted)'  # by test_logits()
+
+
 def test_logits(images, model, shifts=True):
     """Scores for test images: the average of those of each image and of its mirror
     image, and (shifts) of both moved by a pixel up and left, and down and right: more

@@ -24,6 +24,7 @@ def parse_args(argv=None):
 if __name__ == '__main__':
     args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
+import cnn
 import two_layer_fc
 from support import report, restore, training, zero_copy
 
@@ -43,9 +44,10 @@ def main(args):
     # The test images (of CIFAR-10, or of the run's folder), prepared as in training.
     data_sets = restore.test_data(run, args.data_dir)
     test_logits = training.predict(network.logits,
-                                   zero_copy.to_tensor(data_sets['images_test']))
+                                   zero_copy.to_tensor(data_sets['images_test']),
+                                   what=network.kind == 'cnn' and cnn.TEST_VIEWS)
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
-    print('Test accuracy {:g}'.format(test_accuracy))
+    print('Test accuracy {:.4f}'.format(test_accuracy))
     report.test_set(test_logits.numpy(), data_sets)
 
     endTime = time.time()

@@ -19,12 +19,13 @@ process is one worker of a cluster of machines (README, "Several machines").
 import contextlib
 import time
 
-from support import cli, runs
+from support import cli, runs, small_data
 
 
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--learning_rate', type=cli.positive_float, default=1.5,
+    parser.add_argument('--learning_rate', type=cli.positive_float,
+                        default=small_data.default(1.5),
                         help='the highest learning rate, reached after --warmup; '
                              'scale it with --batch_size (default: %(default)s)')
     parser.add_argument('--warmup', type=cli.fraction, default=0.23,
@@ -37,7 +38,7 @@ def parse_args(argv=None):
                         help='step size of spectral steps for the convolutions\' filters '
                              '(cnn.training(); 0.24 for record runs); 0: gradient '
                              'descent, as the other weights (default: %(default)s)')
-    parser.add_argument('--max_steps', type=cli.non_negative_int, default=650,
+    parser.add_argument('--max_steps', type=cli.positive_int, default=650,
                         help='number of steps to run trainer (default: %(default)s)')
     parser.add_argument('--channels', type=cli.positive_int, default=48,
                         help='channels of the first block of convolutions; the other '
@@ -49,10 +50,12 @@ def parse_args(argv=None):
     parser.add_argument('--activation', choices=['relu', 'gelu'], default='relu',
                         help='the blocks\' activation: gelu (airbench\'s) learns a little '
                              'more per epoch, but slower on a CPU (default: %(default)s)')
-    parser.add_argument('--batch_size', type=cli.positive_int, default=cli.Default(1000),
+    parser.add_argument('--batch_size', type=cli.positive_int,
+                        default=small_data.default(1000),
                         help='batch size; a divisor of 50000 uses every image in each '
                              'epoch (default: %(default)s, or a tenth of the training '
-                             'images where that is fewer)')
+                             'images where that is fewer; below 200, --learning_rate is '
+                             'scaled alike, x batch/200)')
     parser.add_argument('--reg_constant', type=cli.non_negative_float, default=1.33e-3,
                         help='regularization constant (default: %(default)s)')
     parser.add_argument('--label_smoothing', type=cli.fraction, default=0.2,
@@ -106,7 +109,7 @@ def schedule(step, args):
 def main(args):
     # This machine's device(s), or with TF_CONFIG one worker of a cluster (README).
     strategy = devices.strategy()
-    args.dtype = devices.compute_dtype(args.dtype).name  # auto: what this machine has
+    args.dtype = devices.compute_dtype(args.dtype, explain=True).name  # auto: says why
     args.seed = devices.agree(strategy, args)  # a cluster trains with the chief's seed
     beginTime = time.time()
     training.set_seed(args.seed)
@@ -115,7 +118,8 @@ def main(args):
     data_sets = data_helpers.load_data(args.data_dir, args.image_size, args.test_fraction)
     num_train = len(data_sets['images_train'])
     # Batches of 1000 images, or of a tenth of the training images where that is fewer
-    args.batch_size = cli.fitted_batch_size(args.batch_size, num_train)
+    # (and below 200 images, the learning rate scaled alike: support/small_data.py)
+    small_data.fit_batch(args, num_train, scale_rate=True)
     if args.batch_size < strategy.num_replicas_in_sync:
         raise cli.InputError('--batch_size must be at least the number of devices (%d)'
                              % strategy.num_replicas_in_sync)
@@ -221,21 +225,23 @@ def main(args):
 
             # Periodically print out the model's current accuracy, and the speed
             if i % 100 == 0:
-                print('Step {:d}, training accuracy {:g}{}'.format(
+                print('Step {:d}, training accuracy {:.4f}{}'.format(
                     i, train_accuracy, progress(i)), flush=True)
 
             # Periodically save checkpoint, and at the last step
             if (i + 1) % args.checkpoint_every == 0 or i + 1 == args.max_steps:
                 print('Saved checkpoint', run.save(checkpoint, i + 1))
 
-        # After finishing the training, evaluate on the test set.
+        # After finishing the training, evaluate on the test set (and only then call
+        # the run finished: stopped before, --resume scores it).
         test_logits = training.predict(
             lambda rows: cnn.test_logits(cnn.to_images(rows, mean_image), model),
-            zero_copy.to_tensor(data_sets['images_test']))
+            zero_copy.to_tensor(data_sets['images_test']), what=cnn.TEST_VIEWS)
         test_accuracy = cnn.evaluation(test_logits, data_sets['labels_test'])
-        print('Test accuracy {:g}'.format(test_accuracy))
+        print('Test accuracy {:.4f}'.format(test_accuracy))
         report.test_set(test_logits.numpy(), data_sets, summary_writer, model.global_step,
                         filters=model.whitening.numpy())
+        run.finish(args.max_steps, test_accuracy)
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))

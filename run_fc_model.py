@@ -15,18 +15,19 @@ exactly where it stopped, with the flags it was started with.
 import contextlib
 import time
 
-from support import cli, runs
+from support import cli, runs, small_data
 
 
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--learning_rate', type=cli.positive_float, default=0.001,
                         help='learning rate for the training (default: %(default)s)')
-    parser.add_argument('--max_steps', type=cli.non_negative_int, default=2000,
+    parser.add_argument('--max_steps', type=cli.positive_int, default=2000,
                         help='number of steps to run trainer (default: %(default)s)')
     parser.add_argument('--hidden1', type=cli.positive_int, default=120,
                         help='number of units in hidden layer 1 (default: %(default)s)')
-    parser.add_argument('--batch_size', type=cli.positive_int, default=cli.Default(400),
+    parser.add_argument('--batch_size', type=cli.positive_int,
+                        default=small_data.default(400),
                         help='batch size; a divisor of 50000 uses every image in each '
                              'epoch (default: %(default)s, or a tenth of the training '
                              'images where that is fewer)')
@@ -65,7 +66,7 @@ def main(args):
     data_sets = data_helpers.load_data(args.data_dir, args.image_size, args.test_fraction)
     num_train, image_pixels = data_sets['images_train'].shape
     # Batches of 400 images, or of a tenth of the training images where that is fewer
-    args.batch_size = cli.fitted_batch_size(args.batch_size, num_train)
+    small_data.fit_batch(args, num_train)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     mean_image = tf.Variable(data_sets['mean_image'], trainable=False)
@@ -122,7 +123,7 @@ def main(args):
 
             # Periodically print out the model's current accuracy
             if i % 100 == 0:
-                print('Step {:d}, training accuracy {:g}'.format(i, train_accuracy))
+                print('Step {:d}, training accuracy {:.4f}'.format(i, train_accuracy))
 
             # Periodically save checkpoint, and at the last step
             if (i + 1) % args.checkpoint_every == 0 or i + 1 == args.max_steps:
@@ -132,8 +133,9 @@ def main(args):
         test_logits = training.predict(lambda images: two_layer_fc.inference(
             centred(images), model), zero_copy.to_tensor(data_sets['images_test']))
         test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
-        print('Test accuracy {:g}'.format(test_accuracy))
+        print('Test accuracy {:.4f}'.format(test_accuracy))
         report.test_set(test_logits.numpy(), data_sets, summary_writer, model.global_step)
+        run.finish(args.max_steps, test_accuracy)  # --resume: nothing left to do
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))

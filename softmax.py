@@ -11,12 +11,13 @@ images at a time. Expect 25-30 % test accuracy: three times chance.
 import contextlib
 import time
 
-from support import cli
+from support import cli, small_data
 
 # Parameter definitions: Part 1's for CIFAR-10, the MNIST tutorial's for the digits.
 DEFAULTS = {'cifar10': dict(learning_rate=0.005, max_steps=1000,
-                            batch_size=cli.Default(100)),
-            'mnist': dict(learning_rate=0.5, max_steps=1000, batch_size=cli.Default(100))}
+                            batch_size=small_data.default(100)),
+            'mnist': dict(learning_rate=0.5, max_steps=1000,
+                          batch_size=small_data.default(100))}
 DEFAULTS['fashion_mnist'] = DEFAULTS['mnist']
 
 
@@ -26,7 +27,7 @@ def parse_args(argv=None):
                         help='what to classify (default: %(default)s)')
     parser.add_argument('--learning_rate', type=cli.positive_float,
                         help='gradient descent step size (default: 0.005; mnist: 0.5)')
-    parser.add_argument('--max_steps', type=cli.non_negative_int,
+    parser.add_argument('--max_steps', type=cli.positive_int,
                         help='number of training steps (default: 1000)')
     parser.add_argument('--batch_size', type=cli.positive_int,
                         help='random training images per step (default: 100, or a tenth '
@@ -105,7 +106,7 @@ def main(args):
         data_sets = mnist.load_data(args.data_dir, args.dataset)
     num_train, image_pixels = data_sets['images_train'].shape
     # Batches of 100 images, or of a tenth of the training images where that is fewer
-    args.batch_size = cli.fitted_batch_size(args.batch_size, num_train)
+    small_data.fit_batch(args, num_train)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     images_test = zero_copy.to_tensor(data_sets['images_test'])
@@ -164,13 +165,13 @@ def main(args):
 
             # Periodically print out the model's current accuracy
             if i % 100 == 0:
-                print('Step {:5d}: training accuracy {:g}'.format(i, train_accuracy))
+                print('Step {:5d}: training accuracy {:.4f}'.format(i, train_accuracy))
 
         # After finishing the training, evaluate on the test set
         accuracy, logits = test_accuracy()
         if mnist_tutorial:
             print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
-        print('Test accuracy {:g}'.format(accuracy))
+        print('Test accuracy {:.4f}'.format(accuracy))
         report.test_set(logits, data_sets, summary_writer, args.max_steps,
                         templates=model.weights.numpy())
 

@@ -39,9 +39,9 @@ SEARCH_SPACE = {
     'batch_size': [100, 200, 400],
     'input_scale': [1 / 64],
 }
-# The tutorial's flags; its batch of 400 images is the default (on a set of fewer than
-# 4000 training images, a tenth of them).
-TUTORIAL = {'hidden1': 120, 'learning_rate': 0.001, 'reg_constant': 0.1, 'input_scale': 1.0}
+# The tutorial's flags (on a set of fewer than 4000 training images, batches of a tenth).
+TUTORIAL = {'hidden1': 120, 'learning_rate': 0.001, 'reg_constant': 0.1, 'batch_size': 400,
+            'input_scale': 1.0}
 
 
 def parse_args(argv=None):
@@ -52,16 +52,19 @@ def parse_args(argv=None):
     parser.add_argument('--max_steps', type=cli.positive_int, default=4000,
                         help='training steps of each run (default: %(default)s)')
     cli.add_common_flags(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.seed is None:  # one seed for every trial, printed in each command
+        args.seed = cli.draw_seed()
+    return args
 
 
 def draw_flags(rng, max_batch):
     """One trial's flags: a random choice from each list, log-uniform in each range; of
-    the batch sizes, those of at most max_batch images (or the default, if none is)."""
+    the batch sizes, those of at most max_batch images (or max_batch, if none is)."""
     flags = {}
     for flag, choices in SEARCH_SPACE.items():
         if flag == 'batch_size':
-            choices = [size for size in choices if size <= max_batch] or [None]
+            choices = [size for size in choices if size <= max_batch] or [max_batch]
         if isinstance(choices, tuple):
             low, high = choices
             drawn = math.exp(rng.uniform(math.log(low), math.log(high)))
@@ -113,11 +116,12 @@ def on_interrupt(signum, frame):
 
 def main(args):
     rng = random.Random(args.seed)
-    max_batch = image_folder.training_count(args.data_dir, args.test_fraction) // 10
+    max_batch = max(1, image_folder.training_count(args.data_dir, args.test_fraction) // 10)
     results = []
     signal.signal(signal.SIGINT, on_interrupt)
     for trial in range(args.trials):
-        flags = TUTORIAL if trial == 0 else draw_flags(rng, max_batch)
+        flags = (dict(TUTORIAL, batch_size=min(TUTORIAL['batch_size'], max_batch))
+                 if trial == 0 else draw_flags(rng, max_batch))
         line = command(flags, args)
         shown = ' '.join(line[2:])
         print('Trial {}/{}: {}'.format(trial + 1, args.trials, shown), flush=True)

@@ -181,6 +181,6 @@ def mirrored(x):
 padded = np.pad(x_test, [(0, 0), (1, 1), (1, 1), (0, 0)], mode='reflect')
 logits = (mirrored(x_test) / 2 + mirrored(padded[:, :-2, :-2]) / 4 +
           mirrored(padded[:, 2:, 2:]) / 4)
-print('Test accuracy {:g}'.format(np.mean(logits.argmax(axis=1) == y_test)))
+print('Test accuracy {:.4f}'.format(np.mean(logits.argmax(axis=1) == y_test)))
 print('Epoch starts: {:.2f}s'.format(epoch_starts.seconds))
 print('Total time: {:5.2f}s'.format(time.time() - begin))

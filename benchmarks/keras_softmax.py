@@ -21,5 +21,5 @@ model.compile(optimizer=keras.optimizers.SGD(0.005),
               metrics=['accuracy'])
 model.fit(x_train, y_train, batch_size=100, epochs=2, verbose=0)
 _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-print('Test accuracy {:g}'.format(accuracy))
+print('Test accuracy {:.4f}'.format(accuracy))
 print('Total time: {:5.2f}s'.format(time.time() - begin))

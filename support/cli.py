@@ -313,22 +313,3 @@ def write_error(e, folder):
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return 'no permission to write in %s: choose a folder you can write to' % folder
     return 'cannot write in %s: %s' % (folder, ' '.join(str(e.strerror or e).split()))
-
-
-class Default(int):
-    """A --batch_size not given: the script may fit it to the data (fitted_batch_size)."""
-
-
-def fitted_batch_size(batch_size, num_train):
-    """batch_size, or where it is the Default and more than a tenth of the num_train
-    training images, that tenth (so that an epoch has 10 steps at least).
-
-    Raises:
-      InputError: a --batch_size given larger than the training set.
-    """
-    if isinstance(batch_size, Default):
-        return min(int(batch_size), max(1, num_train // 10))
-    if batch_size > num_train:
-        raise InputError('--batch_size must be at most the number of training images '
-                         '(%d), got %d' % (num_train, batch_size))
-    return batch_size

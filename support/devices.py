@@ -45,21 +45,36 @@ def strategy():
     return tf.distribute.get_strategy()
 
 
-def compute_dtype(name):
+def compute_dtype(name, explain=False):
+    """The tf.DType for --dtype name; for 'auto' with explain, a line says why."""
     if name != 'auto':
         return tf.as_dtype(name)
+    dtype, reason = auto_dtype()
+    if explain:
+        print('dtype = {} (--dtype auto): {}'.format(dtype.name, reason))
+    return dtype
+
+
+def auto_dtype():
+    """(bfloat16 or float32, why) for this machine."""
     gpus = tf.config.list_physical_devices('GPU')
     if gpus:  # bfloat16 arrived with Ampere, compute capability 8.0
         details = [tf.config.experimental.get_device_details(gpu) for gpu in gpus]
-        fast = all(d.get('compute_capability', (0, 0)) >= (8, 0) for d in details)
-        return tf.bfloat16 if fast else tf.float32
+        if all(d.get('compute_capability', (0, 0)) >= (8, 0) for d in details):
+            return tf.bfloat16, 'the GPU computes it fast (Ampere or later)'
+        return tf.float32, 'the GPU is older than Ampere, which computes bfloat16 fast'
     try:
         with open('/proc/cpuinfo') as cpuinfo:
             flags = next((line for line in cpuinfo if line.startswith('flags')), '')
     except OSError:
-        flags = ''
-    fast = {'amx_bf16', 'avx512_bf16'} & set(flags.split())
-    return tf.bfloat16 if fast else tf.float32
+        return tf.float32, ('bfloat16 instructions are looked for in /proc/cpuinfo, '
+                            'which only Linux has')
+    fast = sorted({'amx_bf16', 'avx512_bf16'} & set(flags.split()))
+    if fast:
+        return tf.bfloat16, 'this CPU has bfloat16 instructions (%s)' % ', '.join(
+            f.upper() for f in fast)
+    return tf.float32, ('this CPU has no bfloat16 instructions (AVX512_BF16 or AMX_BF16), '
+                        'so Part 3 takes longer: docs/part3.md has a faster command')
 
 
 def cluster_strategy():

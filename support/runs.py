@@ -46,6 +46,7 @@ NOT_IN_NAME = WHERE | {'seed', 'checkpoint_every'}  # every run has a seed
 NOT_RECORDED = {'train_dir', 'resume'}  # where the run is, not how it trains
 CHANGEABLE = {'max_steps', 'data_dir', 'checkpoint_every'}  # on resume: not the results
 FLAGS_FILE = 'flags.json'
+RESULT_FILE = 'result.json'  # written when the run has scored the test set
 MAX_FLAGS_BYTES = 1 << 20  # the flags, and the classes of a folder: a few kB
 
 
@@ -104,15 +105,35 @@ class Run:
 
     def record(self, model, args, data_sets=None):
         """Write flags.json: the model, every flag of args and, from data_sets, the
-        classes and the fingerprint of a folder of images (written whole, then renamed
-        into place, so a crash never leaves half a file)."""
+        classes and the fingerprint of a folder of images."""
         flags = {flag: value for flag, value in sorted(vars(args).items())
                  if flag not in NOT_RECORDED}
         content = {'model': model, 'flags': flags}
         if data_sets is not None:
             content['data'] = {'classes': data_sets['classes'],
                                'fingerprint': data_sets.get('fingerprint')}
-        path = os.path.join(self.path, FLAGS_FILE)
+        self._write(FLAGS_FILE, content)
+
+    def finish(self, step, test_accuracy):
+        """Write result.json, the last thing a run writes: the step it trained to and
+        its test accuracy. A run stopped before (while it scored the test set) is not
+        finished: --resume scores it."""
+        self._write(RESULT_FILE, {'step': int(step), 'test_accuracy': float(test_accuracy)})
+
+    def finished(self):
+        """Whether result.json records the step of the newest checkpoint."""
+        try:
+            with open(os.path.join(self.path, RESULT_FILE), 'rb') as f:
+                result = json.loads(f.read(MAX_FLAGS_BYTES))
+            steps = self.checkpoints()
+            return bool(steps) and result['step'] == steps[-1]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return False  # none, or damaged: score the test set again
+
+    def _write(self, name, content):
+        """Write content as the JSON file name, whole, then renamed into place, so a
+        crash never leaves half a file."""
+        path = os.path.join(self.path, name)
         try:
             with open(path + '.tmp', 'w') as f:
                 json.dump(content, f, indent=1)
@@ -273,7 +294,7 @@ def parse_flags(parser, argv, model):
                                  'resume it, or leave --resume out to start a new run'
                                  % (run.name, flag, value, flag))
         step = run.checkpoints()[-1]
-        if step >= args.max_steps:
+        if step > args.max_steps or step == args.max_steps and run.finished():
             command = run.resume_command(script, args.train_dir)
             if 'max_steps' in given:
                 raise InputError('run %s is at step %d already: continue it with '

@@ -17,7 +17,7 @@ Each training script holds its own loop over the steps, as the tutorial does:
   step under way: a checkpoint of that step is saved, one line names the command that
   continues the run, and the exit status is non-zero. A second Ctrl-C quits at once.
 - Progress: the epoch, images/s and time left, for runs that take minutes.
-- predict(): a model's scores on many images, 1000 at a time.
+- predict(): a model's scores on many images, 1000 at a time, with progress lines.
 """
 import math
 import signal
@@ -29,6 +29,7 @@ import tensorflow as tf
 from support.cli import InputError
 
 SUMMARY_EVERY = 100  # steps between two TensorBoard summaries
+PROGRESS_EVERY = 10  # seconds between two lines of predict()'s progress
 
 
 def set_seed(seed):
@@ -146,8 +147,24 @@ class Progress:
         return line
 
 
-def predict(logits_fn, images, batch_size=1000):
+def predict(logits_fn, images, batch_size=1000, what=None):
     """logits_fn(images), computed batch_size images at a time: all 10,000 test
-    images at once would take 250 MB of floats in between."""
-    return tf.concat([logits_fn(images[start:start + batch_size])
-                      for start in range(0, len(images), batch_size)], axis=0)
+    images at once would take 250 MB of floats in between.
+
+    With what (e.g. 'test images, each seen 6 ways'), a line says that it starts, and
+    one every PROGRESS_EVERY seconds how far it is: Part 3 takes a minute or more to
+    score CIFAR-10's test set on a CPU, and would otherwise look hung.
+    """
+    if what:
+        print('Classifying the {} {}'.format(len(images), what), flush=True)
+    logits, started = [], time.perf_counter()
+    last = started
+    for start in range(0, len(images), batch_size):
+        logits.append(logits_fn(images[start:start + batch_size]))
+        done, now = min(start + batch_size, len(images)), time.perf_counter()
+        if what and now - last >= PROGRESS_EVERY and done < len(images):
+            print('  {} of {} classified, {:.0f} s left'.format(
+                done, len(images), (now - started) / done * (len(images) - done)),
+                flush=True)
+            last = now
+    return tf.concat(logits, axis=0)

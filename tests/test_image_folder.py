@@ -333,7 +333,7 @@ def test_no_message_tells_to_delete_a_folder_of_photos(photos, tmp_path):
                         cwd=tmp_path)
     assert_one_line_error(result, '--image_size: must be from 16 to 256')
     for script in ['softmax.py', 'run_fc_model.py', 'run_cnn_model.py']:
-        result = run_script(script, '--data_dir', photos, '--max_steps', 0, cwd=tmp_path)
+        result = run_script(script, '--data_dir', photos, '--max_steps', 1, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert 'delete' not in result.stdout + result.stderr
 
@@ -404,6 +404,9 @@ def test_softmax_and_the_two_layer_network_learn_the_folders_classes(photos, tmp
     assert result.returncode == 0, result.stderr
     accuracy = printed_value(result.stdout, 'Test accuracy')
     assert accuracy > 0.6
+    # 18 test images: 4 digits, as for CIFAR-10's 10,000 (not 0.611111 or 0.5).
+    assert re.findall(r'^Test accuracy (\d\.\d+)$', result.stdout, re.M) == [
+        '%.4f' % accuracy]
     run = run_folder(train_dir, 'fc_')
     events = read_events(run)
     confusion, = logged_images(events, 'confusion_matrix')
@@ -464,17 +467,49 @@ def test_the_batch_follows_a_small_training_set_unless_given(photos, tmp_path):
                         '--max_steps', 2, '--batch_size', 50, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert 'batch_size = 50' in result.stdout
+    assert 'instead of' not in result.stdout
     result = run_script('run_cnn_model.py', '--data_dir', photos, '--channels', 4,
                         '--max_steps', 2, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     train = len(load(photos, tmp_path)['images_train'])
     assert printed_value(result.stdout, 'batch_size =') == train // 10
+    # Said once, with why, and Part 3's learning rate scaled with the batch below 200.
+    batch = train // 10
+    rate = float('%.4g' % (1.5 * batch / 200))
+    assert lines_starting(result.stdout, 'batch_size = %d instead of' % batch) == [
+        'batch_size = %d instead of 1000: a tenth of the %d training images, so that an '
+        'epoch has 10 steps; learning_rate = %g instead of 1.5: times %d/200.'
+        % (batch, train, rate, batch)]
+    assert printed_value(result.stdout, 'learning_rate =') == rate
+    flags, = (tmp_path / 'tf_logs').glob('cnn_batch_size=%d_*/flags.json' % batch)
+    assert json.loads(flags.read_text())['flags']['learning_rate'] == rate
+    # A learning rate given is kept; Part 2's stays (scaled, it did worse). Both say so.
+    for script, flags, rate, why in [
+            ('run_cnn_model.py', ['--channels', 4, '--learning_rate', 0.01], 0.01,
+             '(--learning_rate as given)'),
+            ('run_fc_model.py', ['--hidden1', 8], 0.001,
+             '(the learning rate stays: docs/images.md)')]:
+        result = run_script(script, '--data_dir', photos, '--max_steps', 2, *flags,
+                            cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert printed_value(result.stdout, 'learning_rate =') == rate
+        assert lines_starting(result.stdout, 'batch_size = %d instead of' % batch)[0]\
+            .endswith(why + '.')
 
 
 def test_tune_fc_model_draws_batches_that_fit_the_folder(photos, tmp_path):
-    result = run_script('tune_fc_model.py', '--trials', 2, '--max_steps', 20,
-                        '--data_dir', photos, '--seed', 0, cwd=tmp_path)
+    result = run_script('tune_fc_model.py', '--trials', 3, '--max_steps', 20,
+                        '--data_dir', photos, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(re.findall(r'^  test accuracy [\d.]+ in \d+ s, run \S+$', result.stdout,
-                          re.M)) == 2
-    assert '--batch_size' not in result.stdout  # 100 or more would not fit 72 images
+                          re.M)) == 3
+    # Every command spells the same flags, the seed the tuner drew included, and each
+    # batch fits 72 training images (100 or more would not).
+    commands = [line.split(': ', 1)[1].split() for line in result.stdout.splitlines()
+                if line.startswith('Trial ')]
+    commands.append(result.stdout.splitlines()[-1].split()[2:])  # the best one
+    flags = [[word for word in command if word.startswith('--')] for command in commands]
+    assert all(names == flags[0] for names in flags) and '--seed' in flags[0]
+    assert len({command[command.index('--seed') + 1] for command in commands}) == 1
+    assert all(int(command[command.index('--batch_size') + 1]) <= 7
+               for command in commands)

@@ -179,3 +179,26 @@ def test_restore_rebuilds_the_recorded_network_and_refuses_old_runs_in_one_line(
     old = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir', train_dir,
                      cwd=tmp_path)
     assert_one_line_error(old, 'made by an earlier version', 'python run_fc_model.py')
+
+
+def test_a_run_killed_while_it_scores_the_test_set_is_scored_on_resume(tiny_cifar,
+                                                                       tmp_path):
+    """Part 3 says that it classifies the test images; killed then, the run is not
+    finished: --resume trains no further and scores it, and only then is it finished."""
+    train_dir = tmp_path / 'tf_logs'
+    train_dir.parent.mkdir(parents=True, exist_ok=True)
+    code, out, _ = interrupted('run_cnn_model.py', tiny_cifar, train_dir, CNN, 'kill',
+                               'Classifying the 200 test images, each seen 6 ways')
+    assert code != 0 and 'Test accuracy' not in out
+    run = run_folder(train_dir)
+    checkpoint = (run / 'checkpoint-30.index').read_bytes()
+    resumed = train('run_cnn_model.py', tiny_cifar, train_dir, '--resume')
+    assert 'Resuming run %s from step 30' % run.name in resumed.stdout
+    assert 'Step ' not in resumed.stdout and 'Saved checkpoint' not in resumed.stdout
+    accuracy = float(resumed.stdout.split('Test accuracy ')[1].split()[0])
+    result = json.loads((run / 'result.json').read_text())
+    assert result['step'] == 30
+    assert result['test_accuracy'] == pytest.approx(accuracy, abs=5e-5)  # printed: 4 digits
+    assert (run / 'checkpoint-30.index').read_bytes() == checkpoint
+    again = train('run_cnn_model.py', tiny_cifar, train_dir, '--resume')
+    assert 'has finished' in again.stdout and 'Test accuracy' not in again.stdout

@@ -111,6 +111,18 @@ def test_predict_in_batches_equals_all_at_once():
         tf.matmul(images, weights).numpy(), rtol=1e-5)
 
 
+def test_predict_says_that_it_starts_and_how_far_it_is(monkeypatch, capsys):
+    images = tf.zeros([2500, 6])
+    training.predict(lambda x: x, images)
+    assert capsys.readouterr().out == ''  # asked for no progress
+    monkeypatch.setattr(training, 'PROGRESS_EVERY', 0)  # a line after every batch
+    training.predict(lambda x: x, images, what='test images, each seen 6 ways')
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == 'Classifying the 2500 test images, each seen 6 ways'
+    assert [line.split(' s left')[0].rsplit(', ', 1)[0] for line in lines[1:]] == [
+        '  1000 of 2500 classified', '  2000 of 2500 classified']  # none at the end
+
+
 # report ----------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -211,13 +223,18 @@ def test_ctrl_c_ends_the_loop_after_the_step_with_a_checkpoint_and_the_command(
 
 # devices ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('flags, expected', [
-    ('fpu sse2 avx2 avx512f avx512_vnni', tf.float32),
-    ('fpu avx2 avx512f avx512_bf16 avx512_vnni', tf.bfloat16),  # AMD Zen 4, say
-    ('fpu avx512_bf16 amx_bf16 amx_tile', tf.bfloat16),  # Intel from Sapphire Rapids on
-    (None, tf.float32)])  # no /proc/cpuinfo: macOS, Windows
-def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions(
-        monkeypatch, tmp_path, flags, expected):
+@pytest.mark.parametrize('flags, expected, why', [
+    ('fpu sse2 avx2 avx512f avx512_vnni', tf.float32, 'this CPU has no bfloat16 '
+     'instructions (AVX512_BF16 or AMX_BF16), so Part 3 takes longer: docs/part3.md has '
+     'a faster command'),
+    ('fpu avx2 avx512f avx512_bf16 avx512_vnni', tf.bfloat16,  # AMD Zen 4, say
+     'this CPU has bfloat16 instructions (AVX512_BF16)'),
+    ('fpu avx512_bf16 amx_bf16 amx_tile', tf.bfloat16,  # Intel from Sapphire Rapids on
+     'this CPU has bfloat16 instructions (AMX_BF16, AVX512_BF16)'),
+    (None, tf.float32, 'bfloat16 instructions are looked for in /proc/cpuinfo, which only '
+     'Linux has')])  # macOS, Windows
+def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions_and_says_why(
+        monkeypatch, tmp_path, capsys, flags, expected, why):
     cpuinfo = tmp_path / 'cpuinfo'
     if flags is not None:
         cpuinfo.write_text('processor\t: 0\nflags\t\t: %s\n\nprocessor\t: 1\n' % flags)
@@ -225,7 +242,12 @@ def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions(
     monkeypatch.setattr(devices, 'open', lambda path, *args: real_open(
         cpuinfo if path == '/proc/cpuinfo' else path, *args), raising=False)
     assert devices.compute_dtype('auto') == expected
-    assert devices.compute_dtype('float32') == tf.float32
+    assert capsys.readouterr().out == ''
+    assert devices.compute_dtype('auto', explain=True) == expected
+    assert capsys.readouterr().out == 'dtype = %s (--dtype auto): %s\n' % (
+        expected.name, why)
+    assert devices.compute_dtype('float32', explain=True) == tf.float32
+    assert capsys.readouterr().out == ''  # chosen by the learner: nothing to explain
 
 
 def test_flags_are_taken_with_hyphens_too():
