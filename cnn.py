@@ -35,6 +35,9 @@ WHITENING_WIDTH = 24  # two filters (+ and -) for each of the 12 numbers of a 2x
 # GELU, x * P(a standard normal < x), is a smooth ReLU: a little better per epoch, but
 # slower to compute on a CPU.
 ACTIVATIONS = {'relu': tf.nn.relu, 'gelu': tf.nn.gelu}
+BIAS_SPEEDUP = 64  # batch norm shifts learn this much faster: they get small gradients
+SPECTRAL_MOMENTUM = 0.6  # the filters' momentum in spectral steps (airbench's)
+TEST_VIEWS = 'test images, each seen 6 ways (mirrored, shifted)'  # by test_logits()
 
 
 class CNN(tf.Module):
@@ -260,10 +263,6 @@ def loss(logits, labels, model, label_smoothing=0.0):
     return loss
 
 
-BIAS_SPEEDUP = 64  # batch norm shifts learn this much faster: they get small gradients
-SPECTRAL_MOMENTUM = 0.6  # the filters' momentum in spectral steps (airbench's)
-
-
 def training(tape, loss, model, learning_rate, momentum=0.9, spectral_rate=0.0):
     """Take one step of gradient descent with Nesterov momentum.
 
@@ -333,9 +332,6 @@ def lookahead(model, decay, active):
             new_average = average + share * (variable - average)
             average.assign(new_average)
             variable.assign(tf.where(active, new_average, variable))
-
-
-TEST_VIEWS = 'test images, each seen 6 ways (mirrored, shifted)'  # by test_logits()
 
 
 def test_logits(images, model, shifts=True):

@@ -194,20 +194,25 @@ def check_cpu():
     import platform
     if platform.machine().lower() not in ('x86_64', 'amd64'):
         return
-    has_avx = None
-    if sys.platform.startswith('linux'):
-        try:
-            with open('/proc/cpuinfo') as cpuinfo:
-                flags = next((line for line in cpuinfo if line.startswith('flags')), '')
-            has_avx = 'avx' in flags.split()
-        except OSError:
-            pass
+    flags, has_avx = cpu_flags(), None
+    if flags is not None:
+        has_avx = 'avx' in flags
     elif sys.platform == 'win32':
         import ctypes
         has_avx = bool(ctypes.windll.kernel32.IsProcessorFeaturePresent(39))  # AVX
     if has_avx is False:
         raise ImportError('this CPU has no AVX instructions, which TensorFlow\'s '
                           'releases need')
+
+
+def cpu_flags():
+    """The instruction sets /proc/cpuinfo lists (Linux), or None where there is none."""
+    try:
+        with open('/proc/cpuinfo') as cpuinfo:
+            line = next((line for line in cpuinfo if line.startswith('flags')), '')
+            return set(line.partition(':')[2].split())
+    except OSError:
+        return None
 
 
 def import_tensorflow_quietly():

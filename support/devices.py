@@ -21,7 +21,7 @@ import zlib
 
 import tensorflow as tf
 
-from support.cli import InputError
+from support.cli import InputError, cpu_flags
 
 
 def strategy():
@@ -63,13 +63,11 @@ def auto_dtype():
         if all(d.get('compute_capability', (0, 0)) >= (8, 0) for d in details):
             return tf.bfloat16, 'the GPU computes it fast (Ampere or later)'
         return tf.float32, 'the GPU is older than Ampere, which computes bfloat16 fast'
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith('flags')), '')
-    except OSError:
+    flags = cpu_flags()
+    if flags is None:
         return tf.float32, ('bfloat16 instructions are looked for in /proc/cpuinfo, '
                             'which only Linux has')
-    fast = sorted({'amx_bf16', 'avx512_bf16'} & set(flags.split()))
+    fast = sorted({'amx_bf16', 'avx512_bf16'} & flags)
     if fast:
         return tf.bfloat16, 'this CPU has bfloat16 instructions (%s)' % ', '.join(
             f.upper() for f in fast)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import two_layer_fc
-from support import devices, report, runs, training, zero_copy
+from support import cli, devices, report, runs, training, zero_copy
 from support.cli import InputError
 
 CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -239,7 +239,7 @@ def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions_and_says_
     if flags is not None:
         cpuinfo.write_text('processor\t: 0\nflags\t\t: %s\n\nprocessor\t: 1\n' % flags)
     real_open = open
-    monkeypatch.setattr(devices, 'open', lambda path, *args: real_open(
+    monkeypatch.setattr(cli, 'open', lambda path, *args: real_open(
         cpuinfo if path == '/proc/cpuinfo' else path, *args), raising=False)
     assert devices.compute_dtype('auto') == expected
     assert capsys.readouterr().out == ''
@@ -248,6 +248,22 @@ def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions_and_says_
         expected.name, why)
     assert devices.compute_dtype('float32', explain=True) == tf.float32
     assert capsys.readouterr().out == ''  # chosen by the learner: nothing to explain
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='reads /proc/cpuinfo')
+def test_an_x86_cpu_without_avx_is_refused_before_tensorflow_aborts(monkeypatch, tmp_path):
+    import platform
+    cpuinfo = tmp_path / 'cpuinfo'
+    real_open = open
+    monkeypatch.setattr(cli, 'open', lambda path, *args: real_open(
+        cpuinfo if path == '/proc/cpuinfo' else path, *args), raising=False)
+    monkeypatch.setattr(platform, 'machine', lambda: 'x86_64')
+    cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu sse2 avx avx2\n')
+    cli.check_cpu()
+    assert cli.cpu_flags() == {'fpu', 'sse2', 'avx', 'avx2'}
+    cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu sse2 sse4_2\n')
+    with pytest.raises(ImportError, match='no AVX instructions'):
+        cli.check_cpu()
 
 
 def test_flags_are_taken_with_hyphens_too():
