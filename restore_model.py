@@ -24,7 +24,6 @@ def parse_args(argv=None):
 if __name__ == '__main__':
     args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
-import cnn
 import two_layer_fc
 from support import report, restore, training, zero_copy
 
@@ -45,7 +44,7 @@ def main(args):
     data_sets = restore.test_data(run, args.data_dir)
     test_logits = training.predict(network.logits,
                                    zero_copy.to_tensor(data_sets['images_test']),
-                                   what=network.kind == 'cnn' and cnn.TEST_VIEWS)
+                                   what=network.views)
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
     print('Test accuracy {:.4f}'.format(test_accuracy))
     report.test_set(test_logits.numpy(), data_sets)

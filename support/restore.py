@@ -28,6 +28,8 @@ class Network:
       image_size: the side of the square images it takes (32 for CIFAR-10).
       step: the training step of the checkpoint.
       description: the network's size, as lines to print.
+      views: what logits() looks at, for training.predict()'s progress: Part 3's test
+        views (cnn.TEST_VIEWS), or None for Part 2's one look, which takes no time.
     """
 
     def __init__(self, run, dtype=None):
@@ -57,6 +59,7 @@ class Network:
         self.mean_image = tf.Variable(tf.zeros([3 * self.image_size**2]), trainable=False)
         run.restore(tf.train.Checkpoint(model=self.model, mean_image=self.mean_image), path)
         self.step = int(self.model.global_step.numpy())
+        self.views = cnn.TEST_VIEWS if self.kind == 'cnn' else None
 
     def logits(self, rows):
         """load_data()'s uint8 image rows -> logits, prepared as in training."""

@@ -6,8 +6,7 @@ a batch is that tenth (an epoch then has 10 steps at least). Part 3's learning r
 where --learning_rate is not given either, stays for batches of 200 or more (on 2,000
 photos it did better so than scaled down) and below that is scaled with the batch, x
 batch/200; the other scripts keep theirs (on 500 photos, Part 2's did worse scaled down).
-docs/images.md has the measurements. Each change is printed once, with
-its reason.
+docs/images.md has the measurements. Each change is printed once, with its reason.
 """
 from support.cli import InputError
 

@@ -223,6 +223,15 @@ def test_ctrl_c_ends_the_loop_after_the_step_with_a_checkpoint_and_the_command(
 
 # devices ---------------------------------------------------------------------------------
 
+@pytest.fixture
+def cpuinfo(monkeypatch, tmp_path):
+    """A file that support.cli reads for /proc/cpuinfo (none until written)."""
+    path, real_open = tmp_path / 'cpuinfo', open
+    monkeypatch.setattr(cli, 'open', lambda name, *args: real_open(
+        path if name == '/proc/cpuinfo' else name, *args), raising=False)
+    return path
+
+
 @pytest.mark.parametrize('flags, expected, why', [
     ('fpu sse2 avx2 avx512f avx512_vnni', tf.float32, 'this CPU has no bfloat16 '
      'instructions (AVX512_BF16 or AMX_BF16), so Part 3 takes longer: docs/part3.md has '
@@ -234,13 +243,9 @@ def test_ctrl_c_ends_the_loop_after_the_step_with_a_checkpoint_and_the_command(
     (None, tf.float32, 'bfloat16 instructions are looked for in /proc/cpuinfo, which only '
      'Linux has')])  # macOS, Windows
 def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions_and_says_why(
-        monkeypatch, tmp_path, capsys, flags, expected, why):
-    cpuinfo = tmp_path / 'cpuinfo'
+        cpuinfo, capsys, flags, expected, why):
     if flags is not None:
         cpuinfo.write_text('processor\t: 0\nflags\t\t: %s\n\nprocessor\t: 1\n' % flags)
-    real_open = open
-    monkeypatch.setattr(cli, 'open', lambda path, *args: real_open(
-        cpuinfo if path == '/proc/cpuinfo' else path, *args), raising=False)
     assert devices.compute_dtype('auto') == expected
     assert capsys.readouterr().out == ''
     assert devices.compute_dtype('auto', explain=True) == expected
@@ -250,13 +255,8 @@ def test_auto_precision_is_bfloat16_on_cpus_with_bfloat16_instructions_and_says_
     assert capsys.readouterr().out == ''  # chosen by the learner: nothing to explain
 
 
-@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='reads /proc/cpuinfo')
-def test_an_x86_cpu_without_avx_is_refused_before_tensorflow_aborts(monkeypatch, tmp_path):
+def test_an_x86_cpu_without_avx_is_refused_before_tensorflow_aborts(monkeypatch, cpuinfo):
     import platform
-    cpuinfo = tmp_path / 'cpuinfo'
-    real_open = open
-    monkeypatch.setattr(cli, 'open', lambda path, *args: real_open(
-        cpuinfo if path == '/proc/cpuinfo' else path, *args), raising=False)
     monkeypatch.setattr(platform, 'machine', lambda: 'x86_64')
     cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu sse2 avx avx2\n')
     cli.check_cpu()
