@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from support import download, image_folder, safe_pickle, zero_copy
-from support.cli import InputError
+from support import download, image_folder, mnist, safe_pickle, small_data, zero_copy
+from support.errors import InputError
 
 CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 IMAGE_PIXELS = 32 * 32 * 3  # each row: 1024 red, then 1024 green, then 1024 blue values
@@ -58,7 +58,8 @@ def load_CIFAR10_batch(filename):
     return images, labels.astype(np.int64)
 
 
-def load_data(data_dir='cifar-10-batches-py', image_size=32, test_fraction=0.2):
+def load_data(data_dir='cifar-10-batches-py', image_size=32, test_fraction=0.2,
+              dataset='cifar10'):
     """Load all CIFAR-10 data, merge the training batches, find the mean image.
 
     The tutorial subtracts the mean training image from every image here. We keep the
@@ -70,6 +71,7 @@ def load_data(data_dir='cifar-10-batches-py', image_size=32, test_fraction=0.2):
         a folder of your own images, one subfolder per class.
       image_size, test_fraction: for a folder of images, the side of the square each
         is resized to, and the share of each class held out without a test folder.
+      dataset: 'mnist' or 'fashion_mnist' for the MNIST tutorial's data (support/mnist.py).
 
     Returns:
       A dict with 'images_train' (50000 x 3072 uint8), 'labels_train' (50000 int64),
@@ -77,7 +79,9 @@ def load_data(data_dir='cifar-10-batches-py', image_size=32, test_fraction=0.2):
       'mean_image' (3072 float32); to draw images, 'image_shape' (3, 32, 32: a red,
       a green and a blue plane per row) and 'pixel_max' (255).
     """
-    # Your own images (one subfolder per class) instead of CIFAR-10
+    # The MNIST tutorial's digits, or your own images (a subfolder per class), instead
+    if dataset != 'cifar10':
+        return mnist.load_data(data_dir, dataset)
     if image_folder.is_image_folder(data_dir):
         return image_folder.load_data(data_dir, image_size, test_fraction)
     if image_size != 32:
@@ -127,9 +131,7 @@ def gen_batch(num_examples, batch_size, num_iter, seed, first_step=0):
     Yields:
       int64 arrays of batch_size indices into the data.
     """
-    if not 0 < batch_size <= num_examples:
-        raise InputError('--batch_size must be at most the number of training images '
-                         '(%d), got %d' % (num_examples, batch_size))
+    small_data.check_batch_size(batch_size, num_examples)
     batches_per_epoch = num_examples // batch_size
     for step in range(first_step, first_step + num_iter):
         epoch, batch = divmod(step, batches_per_epoch)

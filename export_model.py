@@ -18,7 +18,7 @@ run's size and reads the probabilities. Everything is computed in float32.
 import os
 import time
 
-from support import cli, runs
+from support import cli, runs, script
 
 
 def parse_args(argv=None):
@@ -31,7 +31,7 @@ def parse_args(argv=None):
 
 
 if __name__ == '__main__':
-    args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
+    args = script.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
 from support import export, restore
 
@@ -57,4 +57,4 @@ def size_of(path):
 
 
 if __name__ == '__main__':
-    cli.run(main, args)
+    script.run(main, args)

@@ -3,7 +3,7 @@
 Each JPEG, PNG, GIF, BMP or WebP file (or each image in a folder, then a count per
 predicted class) is decoded by Pillow and prepared as the images the run trained on
 were: turned upright, made RGB, resized to the run's size (32x32 pixels for CIFAR-10)
-as support/image_folder.py does, the mean training image subtracted (and for Part 3
+as support/image_file.py does, the mean training image subtracted (and for Part 3
 the test-time views averaged). The network is the newest run in tf_logs with a
 checkpoint (run_fc_model.py or run_cnn_model.py), the run named with --run, or a
 SavedModel or TFLite file export_model.py wrote (--model); the classes are those it
@@ -17,7 +17,8 @@ the frame in a way no training image does, so expect mistakes.
 """
 import os
 
-from support import cli, runs
+from support import cli, runs, script
+from support.errors import InputError
 
 
 def parse_args(argv=None):
@@ -34,14 +35,14 @@ def parse_args(argv=None):
 
 
 if __name__ == '__main__':
-    args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
+    args = script.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
 import collections
 
 import numpy as np
 import tensorflow as tf
 
-from support import export, image_folder, restore
+from support import export, image_file, image_folder, restore
 
 MAX_IMAGE_BYTES = 64 << 20  # a photo is a few MB; refuse anything far larger unread
 BATCH = 256  # images decoded and classified at a time: a large folder needs no more memory
@@ -55,14 +56,14 @@ def load_image(path, size=32):
     """
     try:
         if os.path.getsize(path) > MAX_IMAGE_BYTES:
-            raise cli.InputError('%s is over %d MB: not a photo to classify'
-                                 % (path, MAX_IMAGE_BYTES >> 20))
+            raise InputError('%s is over %d MB: not a photo to classify'
+                             % (path, MAX_IMAGE_BYTES >> 20))
     except OSError as e:
-        raise cli.InputError('cannot read %s: %s' % (path, e.strerror or e))
+        raise InputError('cannot read %s: %s' % (path, e.strerror or e))
     try:
-        return image_folder.load_image(path, size)
-    except image_folder.BadImage as e:
-        raise cli.InputError('%s cannot be used: %s' % (path, e))
+        return image_file.load_image(path, size)
+    except image_file.BadImage as e:
+        raise InputError('%s cannot be used: %s' % (path, e))
 
 
 def image_files(paths):
@@ -75,8 +76,8 @@ def image_files(paths):
             continue
         found = [os.path.join(path, name) for name in image_folder.images_under(path)]
         if not found:
-            raise cli.InputError('%s holds no images (.jpg, .png, .gif, .bmp, .webp, ...)'
-                                 % path)
+            raise InputError('%s holds no images (.jpg, .png, .gif, .bmp, .webp, ...)'
+                             % path)
         files += [(name, True) for name in found]
     return files
 
@@ -89,7 +90,7 @@ def loaded(files, size):
         try:
             images.append(load_image(name, size))
             kept.append(name)
-        except cli.InputError as e:
+        except InputError as e:
             if not in_folder:
                 raise
             print('Skipped: {}'.format(image_folder.printable(str(e))))
@@ -125,4 +126,4 @@ def main(args):
 
 
 if __name__ == '__main__':
-    cli.run(main, args)
+    script.run(main, args)

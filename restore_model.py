@@ -9,7 +9,7 @@ training flag needs repeating.
 """
 import time
 
-from support import cli, runs
+from support import cli, runs, script
 
 
 def parse_args(argv=None):
@@ -22,10 +22,10 @@ def parse_args(argv=None):
 
 
 if __name__ == '__main__':
-    args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
+    args = script.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
 import two_layer_fc
-from support import report, restore, training, zero_copy
+from support import loop, report, restore, zero_copy
 
 
 def main(args):
@@ -42,9 +42,9 @@ def main(args):
 
     # The test images (of CIFAR-10, or of the run's folder), prepared as in training.
     data_sets = restore.test_data(run, args.data_dir)
-    test_logits = training.predict(network.logits,
-                                   zero_copy.to_tensor(data_sets['images_test']),
-                                   what=network.views)
+    test_logits = loop.predict(network.logits,
+                               zero_copy.to_tensor(data_sets['images_test']),
+                               what=network.views)
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
     print('Test accuracy {:.4f}'.format(test_accuracy))
     report.test_set(test_logits.numpy(), data_sets)
@@ -54,4 +54,4 @@ def main(args):
 
 
 if __name__ == '__main__':
-    cli.run(main, args)
+    script.run(main, args)

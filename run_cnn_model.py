@@ -19,7 +19,7 @@ process is one worker of a cluster of machines (README, "Several machines").
 import contextlib
 import time
 
-from support import cli, runs, small_data
+from support import cli, run_record, script, small_data
 
 
 def parse_args(argv=None):
@@ -74,27 +74,20 @@ def parse_args(argv=None):
     parser.add_argument('--dtype', choices=['auto', 'float32', 'bfloat16'], default='auto',
                         help='what the convolutions compute in: auto is bfloat16 where '
                              'the hardware has it (default: %(default)s)')
-    parser.add_argument('--checkpoint_every', type=cli.positive_int, default=100,
-                        help='steps between two checkpoints; there is always one at '
-                             'the last step (default: %(default)s)')
-    parser.add_argument('--resume', nargs='?', const='', metavar='RUN',
-                        help='continue the newest run in train_dir, or the run named, '
-                             'from its latest checkpoint, with the flags it was started '
-                             'with (add --max_steps N to train it further: the learning '
-                             'rate then follows the schedule of the new max_steps)')
-    cli.add_common_flags(parser)
-    return runs.parse_flags(parser, argv, 'cnn')
+    cli.add_common_flags(parser, checkpoint_every=100)
+    return run_record.parse_flags(parser, argv, 'cnn')
 
 
 if __name__ == '__main__':
-    args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
+    args = script.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
 import numpy as np
 import tensorflow as tf
 
 import cnn
 import data_helpers
-from support import devices, report, training, zero_copy
+from support import devices, loop, report, zero_copy
+from support.errors import InputError
 
 
 def schedule(step, args):
@@ -112,7 +105,7 @@ def main(args):
     args.dtype = devices.compute_dtype(args.dtype, explain=True).name  # auto: says why
     args.seed = devices.agree(strategy, args)  # a cluster trains with the chief's seed
     beginTime = time.time()
-    training.set_seed(args.seed)
+    loop.set_seed(args.seed)
 
     # Load CIFAR-10 data, or your own images (as bytes; cnn.to_images() centres them).
     data_sets = data_helpers.load_data(args.data_dir, args.image_size, args.test_fraction)
@@ -121,8 +114,8 @@ def main(args):
     # (and below 200 images, the learning rate scaled alike: support/small_data.py)
     small_data.fit_batch(args, num_train, scale_rate=True)
     if args.batch_size < strategy.num_replicas_in_sync:
-        raise cli.InputError('--batch_size must be at least the number of devices (%d)'
-                             % strategy.num_replicas_in_sync)
+        raise InputError('--batch_size must be at least the number of devices (%d)'
+                         % strategy.num_replicas_in_sync)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     mean_image = tf.Variable(data_sets['mean_image'], trainable=False)
@@ -141,8 +134,7 @@ def main(args):
                         later_channels=args.later_channels, activation=args.activation,
                         spectral=args.spectral_rate > 0)
     checkpoint = tf.train.Checkpoint(model=model, mean_image=mean_image)
-    defaults = parse_args(['--dtype', devices.compute_dtype('auto').name])  # to name it
-    run = runs.open_run(args, 'cnn', defaults, data_sets, chief=devices.is_chief(strategy))
+    run = run_record.open_run(args, 'cnn', data_sets, chief=devices.is_chief(strategy))
     print('\nParameters:')
     for attr, value in sorted(vars(args).items()):
         print('{} = {}'.format(attr, value))
@@ -170,7 +162,7 @@ def main(args):
     # as training ends: decay 0.95**5 * (step / max_steps)**3.
     lookahead_start = (3 * batches_per_epoch // 5 + 1) * 5
 
-    def lookahead(step):
+    def lookahead_at(step):
         active = (step >= lookahead_start) & ((step % 5 == 0) | (step == args.max_steps))
         decay = 0.95**5 * (tf.cast(step, tf.float32) / args.max_steps)**3
         cnn.lookahead(model, tf.where(step == lookahead_start, 0.0, decay), active)
@@ -194,7 +186,7 @@ def main(args):
         cnn.training(tape, loss, model, args.learning_rate * share, args.momentum,
                      args.spectral_rate * share)
         if not args.no_lookahead:
-            lookahead(model.global_step)
+            lookahead_at(model.global_step)
         return loss, accuracy
 
     def train_step(indices):
@@ -204,10 +196,10 @@ def main(args):
 
     # The run's folder is ours (locked) until the logs are written and closed.
     with run, contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
-        runs.log_hparams(summary_writer, 'cnn', run, args)
-        train_step = training.step_function(train_step, summary_writer, model.global_step,
-                                            run)
-        progress = training.Progress(args.batch_size, num_train, args.max_steps)
+        run_record.log_hparams(summary_writer, 'cnn', run, args)
+        train_step = loop.step_function(train_step, summary_writer, model.global_step,
+                                        run)
+        progress = loop.Progress(args.batch_size, num_train, args.max_steps)
 
         # Generate input data batches (from where a resumed run stopped)
         first_step = int(model.global_step.numpy())
@@ -215,8 +207,8 @@ def main(args):
                                          args.max_steps - first_step, args.seed, first_step)
 
         # Ctrl-C or SIGTERM: save a checkpoint after the step under way and stop.
-        for i in training.steps(model.global_step, args.max_steps, run, checkpoint,
-                                run.resume_command('run_cnn_model.py', args.train_dir)):
+        for i in loop.steps(model.global_step, args.max_steps, run, checkpoint,
+                            run.resume_command('run_cnn_model.py', args.train_dir)):
             # Get next input data batch
             indices = next(batches)
 
@@ -234,18 +226,18 @@ def main(args):
 
         # After finishing the training, evaluate on the test set (and only then call
         # the run finished: stopped before, --resume scores it).
-        test_logits = training.predict(
+        test_logits = loop.predict(
             lambda rows: cnn.test_logits(cnn.to_images(rows, mean_image), model),
             zero_copy.to_tensor(data_sets['images_test']), what=cnn.TEST_VIEWS)
         test_accuracy = cnn.evaluation(test_logits, data_sets['labels_test'])
         print('Test accuracy {:.4f}'.format(test_accuracy))
         report.test_set(test_logits.numpy(), data_sets, summary_writer, model.global_step,
                         filters=model.whitening.numpy())
-        run.finish(args.max_steps, test_accuracy)
+        run_record.finish(run, args.max_steps, test_accuracy)
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))
 
 
 if __name__ == '__main__':
-    cli.run(main, args)
+    script.run(main, args)

@@ -15,7 +15,7 @@ exactly where it stopped, with the flags it was started with.
 import contextlib
 import time
 
-from support import cli, runs, small_data
+from support import cli, run_record, script, small_data
 
 
 def parse_args(argv=None):
@@ -37,30 +37,23 @@ def parse_args(argv=None):
                         help='multiply the centred pixels by this before layer 1: 0.015625 '
                              '(1/64) brings them to about unit size, so a larger '
                              'learning rate works (default: %(default)s, as the tutorial)')
-    parser.add_argument('--checkpoint_every', type=cli.positive_int, default=1000,
-                        help='steps between two checkpoints; there is always one at the '
-                             'last step (default: %(default)s)')
-    parser.add_argument('--resume', nargs='?', const='', metavar='RUN',
-                        help='continue the newest run in train_dir, or the run named, '
-                             'from its latest checkpoint, with the flags it was started '
-                             'with (add --max_steps N to train it further)')
-    cli.add_common_flags(parser)
-    return runs.parse_flags(parser, argv, 'fc')
+    cli.add_common_flags(parser, checkpoint_every=1000)
+    return run_record.parse_flags(parser, argv, 'fc')
 
 
 if __name__ == '__main__':
-    args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
+    args = script.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
 import tensorflow as tf
 
 import data_helpers
 import two_layer_fc
-from support import report, training, zero_copy
+from support import loop, report, zero_copy
 
 
 def main(args):
     beginTime = time.time()
-    training.set_seed(args.seed)
+    loop.set_seed(args.seed)
 
     # Load CIFAR-10 data, or your own images (as bytes; the mean image is subtracted below)
     data_sets = data_helpers.load_data(args.data_dir, args.image_size, args.test_fraction)
@@ -77,7 +70,7 @@ def main(args):
                                     reg_constant=args.reg_constant,
                                     input_scale=args.input_scale)
     checkpoint = tf.train.Checkpoint(model=model, mean_image=mean_image)
-    run = runs.open_run(args, 'fc', parse_args([]), data_sets)
+    run = run_record.open_run(args, 'fc', data_sets)
     print('\nParameters:')
     for attr, value in sorted(vars(args).items()):
         print('{} = {}'.format(attr, value))
@@ -103,9 +96,9 @@ def main(args):
 
     # The run's folder is ours (locked) until the logs are written and closed.
     with run, contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
-        runs.log_hparams(summary_writer, 'fc', run, args)
-        train_step = training.step_function(train_step, summary_writer, model.global_step,
-                                            run)
+        run_record.log_hparams(summary_writer, 'fc', run, args)
+        train_step = loop.step_function(train_step, summary_writer, model.global_step,
+                                        run)
 
         # Generate input data batches (from where a resumed run stopped)
         first_step = int(model.global_step)
@@ -113,8 +106,8 @@ def main(args):
                                          args.max_steps - first_step, args.seed, first_step)
 
         # Ctrl-C or SIGTERM: save a checkpoint after the step under way and stop.
-        for i in training.steps(model.global_step, args.max_steps, run, checkpoint,
-                                run.resume_command('run_fc_model.py', args.train_dir)):
+        for i in loop.steps(model.global_step, args.max_steps, run, checkpoint,
+                            run.resume_command('run_fc_model.py', args.train_dir)):
             # Get next input data batch
             indices = next(batches)
 
@@ -130,16 +123,16 @@ def main(args):
                 print('Saved checkpoint', run.save(checkpoint, i + 1))
 
         # After finishing the training, evaluate on the test set.
-        test_logits = training.predict(lambda images: two_layer_fc.inference(
+        test_logits = loop.predict(lambda images: two_layer_fc.inference(
             centred(images), model), zero_copy.to_tensor(data_sets['images_test']))
         test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
         print('Test accuracy {:.4f}'.format(test_accuracy))
         report.test_set(test_logits.numpy(), data_sets, summary_writer, model.global_step)
-        run.finish(args.max_steps, test_accuracy)  # --resume: nothing left to do
+        run_record.finish(run, args.max_steps, test_accuracy)  # --resume: nothing to do
 
     endTime = time.time()
     print('Total time: {:5.2f}s'.format(endTime - beginTime))
 
 
 if __name__ == '__main__':
-    cli.run(main, args)
+    script.run(main, args)

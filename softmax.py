@@ -1,56 +1,46 @@
-"""Part 1: a softmax classifier for CIFAR-10.
+"""Part 1: a softmax classifier for CIFAR-10, about 25-30 % test accuracy.
 
 One weight per pixel and class, and one bias per class: an image's score for a class is
 the weighted sum of its pixels, and softmax turns the ten scores into probabilities.
 Gradient descent on the cross-entropy loss learns the weights from 100 random training
-images at a time. Expect 25-30 % test accuracy: three times chance.
+images at a time. --dataset mnist (or fashion_mnist) is the MNIST tutorial's model.
 
-    python softmax.py [--dataset mnist]    # mnist, fashion_mnist: the companion tutorial
+    python softmax.py
     tensorboard --logdir=tf_logs
 """
 import contextlib
 import time
 
-from support import cli, small_data
-
-# Parameter definitions: Part 1's for CIFAR-10, the MNIST tutorial's for the digits.
-DEFAULTS = {'cifar10': dict(learning_rate=0.005, max_steps=1000,
-                            batch_size=small_data.default(100)),
-            'mnist': dict(learning_rate=0.5, max_steps=1000,
-                          batch_size=small_data.default(100))}
-DEFAULTS['fashion_mnist'] = DEFAULTS['mnist']
+from support import cli, mnist, run_record, script, small_data
 
 
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--dataset', choices=list(DEFAULTS), default='cifar10',
-                        help='what to classify (default: %(default)s)')
+    parser.add_argument('--dataset', choices=['cifar10', 'mnist', 'fashion_mnist'],
+                        default='cifar10', help='what to classify (default: %(default)s)')
     parser.add_argument('--learning_rate', type=cli.positive_float,
-                        help='gradient descent step size (default: 0.005; mnist: 0.5)')
-    parser.add_argument('--max_steps', type=cli.positive_int,
-                        help='number of training steps (default: 1000)')
+                        help='gradient descent step size (default: 0.005; the MNIST '
+                             'tutorial\'s %s for its digits)' % mnist.LEARNING_RATE)
+    parser.add_argument('--max_steps', type=cli.positive_int, default=1000,
+                        help='number of training steps (default: %(default)s)')
     parser.add_argument('--batch_size', type=cli.positive_int,
-                        help='random training images per step (default: 100, or a tenth '
-                             'of the training images where that is fewer)')
+                        default=small_data.default(100),
+                        help='random training images per step (default: %(default)s, '
+                             'or a tenth of the training images where that is fewer)')
     cli.add_common_flags(parser, several_datasets=True)
-    args = parser.parse_args(argv)
-    for flag, default in DEFAULTS[args.dataset].items():
-        if getattr(args, flag) is None:
-            setattr(args, flag, default)
-    args.data_dir = args.data_dir or cli.default_data_dir(args.dataset)
-    if args.seed is None:
-        args.seed = cli.draw_seed()  # recorded in flags.json and TensorBoard's HParams
+    args = run_record.parse_flags(parser, argv, 'softmax')  # names the run, draws a seed
+    mnist.fill_defaults(args, learning_rate=0.005)  # and --data_dir for the dataset
     return args
 
 
 if __name__ == '__main__':
-    args = cli.start(parse_args)  # before TensorFlow's slow import: -h answers at once
+    args = script.start(parse_args)  # before TensorFlow's slow import: -h answers at once
 
 import numpy as np
 import tensorflow as tf
 
 import data_helpers
-from support import mnist, report, runs, training, zero_copy
+from support import loop, report, zero_copy
 
 
 class Softmax(tf.Module):
@@ -77,7 +67,7 @@ def loss(logits, labels):
     return mean_loss
 
 
-def training_step(tape, loss, model, learning_rate):
+def training(tape, loss, model, learning_rate):
     # Gradient descent: move each variable a little against its gradient.
     gradients = tape.gradient(loss, [model.weights, model.biases])
     with tf.name_scope('GradientDescent'):
@@ -98,28 +88,17 @@ def evaluation(logits, labels):
 def main(args):
     beginTime = time.time()
 
-    # Prepare data (CIFAR-10, or your own images; or the MNIST tutorial's digits)
-    if args.dataset == 'cifar10':
-        data_sets = data_helpers.load_data(args.data_dir, args.image_size,
-                                           args.test_fraction)
-    else:
-        data_sets = mnist.load_data(args.data_dir, args.dataset)
+    # Prepare data: CIFAR-10 (or your own images, or the MNIST tutorial's digits)
+    data_sets = data_helpers.load_data(args.data_dir, args.image_size, args.test_fraction,
+                                       args.dataset)
     num_train, image_pixels = data_sets['images_train'].shape
-    # Batches of 100 images, or of a tenth of the training images where that is fewer
-    small_data.fit_batch(args, num_train)
+    small_data.fit_batch(args, num_train)  # at most a tenth of the training images
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
-    images_test = zero_copy.to_tensor(data_sets['images_test'])
     mean_image = tf.constant(data_sets['mean_image'])
 
     # Define variables (these are the values we want to optimize)
     model = Softmax(image_pixels, len(data_sets['classes']))
-
-    # A folder of its own for this run's TensorBoard logs
-    name = 'softmax' if args.dataset == 'cifar10' else 'softmax_' + args.dataset
-    run = runs.new_run(args.train_dir, runs.run_name(
-        name, args, parse_args(['--dataset', args.dataset])))
-    run.record(name, args, data_sets)  # flags.json: the flags, the seed and the classes
 
     def centred(images):
         # load_data() left the images as bytes: subtract the mean training image here.
@@ -132,33 +111,26 @@ def main(args):
             logits = inference(images, model)
             batch_loss = loss(logits, labels)
         accuracy = evaluation(logits, labels)
-        training_step(tape, batch_loss, model, args.learning_rate)
+        training(tape, batch_loss, model, args.learning_rate)
         return batch_loss, accuracy
 
-    def test_accuracy():
-        logits = training.predict(lambda images: inference(centred(images), model),
-                                  images_test)
-        return evaluation(logits, data_sets['labels_test']), logits.numpy()
+    def test_logits():
+        return loop.predict(lambda images: inference(centred(images), model),
+                            data_sets['images_test'])
 
-    def print_test_accuracy():  # the MNIST tutorial's report
-        print('Accuracy on test-set: {:.1%}'.format(float(test_accuracy()[0])))
-
-    # The run's folder is ours (locked) until the logs are written and closed.
+    # A folder of its own for the run's TensorBoard logs, ours (locked) until closed
+    run = run_record.open_run(args, 'softmax', data_sets)
     with run, contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
-        runs.log_hparams(summary_writer, 'softmax', run, args)
-        train_step = training.step_function(train_step, summary_writer, model.global_step)
-        mnist_tutorial = args.dataset != 'cifar10'
+        run_record.log_hparams(summary_writer, 'softmax', run, args)
+        train_step = loop.step_function(train_step, summary_writer, model.global_step)
 
         # Repeat max_steps times (Ctrl-C or SIGTERM stops after the step under way)
-        for i in training.steps(model.global_step, args.max_steps):
+        for i in loop.steps(model.global_step, args.max_steps):
+            mnist.tutorial_report(args, i, test_logits, data_sets)  # at 0, 1, 10 steps
 
             # Generate input data batch: random images, picked by the seed and the step
             indices = np.random.default_rng([args.seed, i]).integers(
                 num_train, size=args.batch_size)
-
-            # The MNIST tutorial's report: the test accuracy after 0, 1 and 10 steps
-            if mnist_tutorial and i in (0, 1, 10):
-                print_test_accuracy()
 
             # Perform a single training step (summaries go to TensorBoard every 100)
             _, train_accuracy = train_step(indices)
@@ -168,11 +140,10 @@ def main(args):
                 print('Step {:5d}: training accuracy {:.4f}'.format(i, train_accuracy))
 
         # After finishing the training, evaluate on the test set
-        accuracy, logits = test_accuracy()
-        if mnist_tutorial:
-            print('Accuracy on test-set: {:.1%}'.format(float(accuracy)))
-        print('Test accuracy {:.4f}'.format(accuracy))
-        report.test_set(logits, data_sets, summary_writer, args.max_steps,
+        logits = test_logits()
+        mnist.tutorial_report(args, args.max_steps, lambda: logits, data_sets)
+        print('Test accuracy {:.4f}'.format(evaluation(logits, data_sets['labels_test'])))
+        report.test_set(logits.numpy(), data_sets, summary_writer, args.max_steps,
                         templates=model.weights.numpy())
 
     endTime = time.time()
@@ -180,4 +151,4 @@ def main(args):
 
 
 if __name__ == '__main__':
-    cli.run(main, args)
+    script.run(main, args)

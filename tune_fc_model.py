@@ -23,13 +23,13 @@ set of flags then looks a little better than it would on images it was not chose
 import math
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
 import time
 
-from support import cli, image_folder
+from support import cli, image_folder, run_record, runs, script
+from support.errors import InputError
 
 # Each flag's choices; learning rates and regularisation are drawn on a log scale.
 SEARCH_SPACE = {
@@ -54,7 +54,7 @@ def parse_args(argv=None):
     cli.add_common_flags(parser)
     args = parser.parse_args(argv)
     if args.seed is None:  # one seed for every trial, printed in each command
-        args.seed = cli.draw_seed()
+        args.seed = run_record.draw_seed()
     return args
 
 
@@ -87,55 +87,61 @@ def command(flags, args):
     return line
 
 
-def run_trial(line):
+def run_trial(line, train_dir, interrupts):
     """Run one trial in its own process group, so that Ctrl-C in the terminal reaches
-    only this script; returns (test accuracy or None, seconds, run folder, error)."""
+    only this script; returns (test accuracy or None, seconds, run name, error)."""
     started = time.time()
-    process = subprocess.Popen(line, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
-    CURRENT[:] = [process]
-    out, err = process.communicate()
-    accuracy = re.search(r'^Test accuracy ([\d.]+)$', out, re.M)
-    folder = re.search(r'^Logs and checkpoints go to (.+)$', out, re.M)
+    before = set(os.listdir(train_dir)) if os.path.isdir(train_dir) else set()
+    interrupts.trial = subprocess.Popen(line, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True,
+                                        start_new_session=True)
+    _, err = interrupts.trial.communicate()
     errors = err.strip().splitlines()
-    return (float(accuracy.group(1)) if accuracy else None, time.time() - started,
-            os.path.basename(folder.group(1)) if folder else '-',
-            errors[-1] if errors else 'exit status %d' % process.returncode)
+    error = errors[-1] if errors else 'exit status %d' % interrupts.trial.returncode
+    new = sorted(set(os.listdir(train_dir)) - before) if os.path.isdir(train_dir) else []
+    if interrupts.trial.returncode != 0 or len(new) != 1:
+        return None, time.time() - started, '-', error
+    scored = run_record.result(runs.Run(os.path.join(train_dir, new[0])))
+    return scored and scored[1], time.time() - started, new[0], error
 
 
-CURRENT, STOPPING = [], []  # the trial's process; whether Ctrl-C was pressed
+class Interrupts:
+    """Ctrl-C: the first stops the search after the trial under way, a second
+    interrupts that trial too (which saves its checkpoint)."""
 
+    def __init__(self):
+        self.stopping, self.trial = False, None  # the trial: its process
+        signal.signal(signal.SIGINT, self.on_interrupt)
 
-def on_interrupt(signum, frame):
-    """First Ctrl-C: stop after this trial. Second: interrupt the trial too."""
-    if STOPPING and CURRENT:
-        CURRENT[0].send_signal(signal.SIGINT)
-    STOPPING.append(True)
-    print('\nStopping after this trial (Ctrl-C again to stop it now)', flush=True)
+    def on_interrupt(self, signum, frame):
+        if self.stopping and self.trial is not None:
+            self.trial.send_signal(signal.SIGINT)
+        self.stopping = True
+        print('\nStopping after this trial (Ctrl-C again to stop it now)', flush=True)
 
 
 def main(args):
     rng = random.Random(args.seed)
     max_batch = max(1, image_folder.training_count(args.data_dir, args.test_fraction) // 10)
-    results = []
-    signal.signal(signal.SIGINT, on_interrupt)
+    results, interrupts = [], Interrupts()
     for trial in range(args.trials):
         flags = (dict(TUTORIAL, batch_size=min(TUTORIAL['batch_size'], max_batch))
                  if trial == 0 else draw_flags(rng, max_batch))
         line = command(flags, args)
         shown = ' '.join(line[2:])
         print('Trial {}/{}: {}'.format(trial + 1, args.trials, shown), flush=True)
-        accuracy, seconds, folder, error = run_trial(line)
+        accuracy, seconds, folder, error = run_trial(line, args.train_dir,
+                                                     interrupts)
         if accuracy is None:
             print('  failed: {}'.format(error), flush=True)
         else:
             print('  test accuracy {:.4f} in {:.0f} s, run {}'.format(
                 accuracy, seconds, folder), flush=True)
             results.append((accuracy, shown))
-        if STOPPING:
+        if interrupts.stopping:
             break
     if not results:
-        raise cli.InputError('no trial finished')
+        raise InputError('no trial finished')
     accuracy, shown = max(results)
     print('\nBest of {} trials: test accuracy {:.4f}\npython run_fc_model.py {}'.format(
         len(results), accuracy, shown))
@@ -143,4 +149,4 @@ def main(args):
 
 if __name__ == '__main__':
     args = parse_args()
-    cli.run(main, args)
+    script.run(main, args)

@@ -21,7 +21,8 @@ import zlib
 
 import tensorflow as tf
 
-from support.cli import InputError, cpu_flags
+from support.errors import InputError
+from support import script
 
 
 def strategy():
@@ -63,7 +64,7 @@ def auto_dtype():
         if all(d.get('compute_capability', (0, 0)) >= (8, 0) for d in details):
             return tf.bfloat16, 'the GPU computes it fast (Ampere or later)'
         return tf.float32, 'the GPU is older than Ampere, which computes bfloat16 fast'
-    flags = cpu_flags()
+    flags = script.cpu_flags()
     if flags is None:
         return tf.float32, ('bfloat16 instructions are looked for in /proc/cpuinfo, '
                             'which only Linux has')
@@ -91,10 +92,11 @@ def cluster_strategy():
                          % os.environ['TF_CONFIG'])
     # Collectives over gRPC. A worker that dies breaks its connections, and one that
     # hangs fails TensorFlow's health check of the peers (every 30 s): either way
-    # every collective then fails, and cli.run says so in one line, so TensorFlow's
+    # every collective then fails, and script.run says so in one line, so TensorFlow's
     # own warnings and errors about it are not shown.
     tf.get_logger().setLevel('CRITICAL')
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    script.exit_at_end()  # its check of the other workers would hold up a normal exit
     print('Worker {} of a cluster of {} ({}){}'.format(
         task['index'], len(workers), ', '.join(workers),
         '' if task['index'] == 0 else ': worker 0 prints the progress and writes the run'),
@@ -127,7 +129,7 @@ def agree(strategy, args, ignored=('data_dir', 'train_dir', 'seed')):
         return tf.stack([args.seed * tf.cast(first, tf.int64),
                          tf.constant(fingerprint, tf.int64)])
     total = tf.function(lambda: strategy.reduce('SUM', strategy.run(share), None),
-                        autograph=False)()  # as in training.step_function()
+                        autograph=False)()  # as in loop.step_function()
     if int(total[1]) != fingerprint * strategy.num_replicas_in_sync:
         raise InputError('the workers were started with different flags: start each '
                          'with the same flags (only --data_dir and --train_dir may differ)')

@@ -1,42 +1,32 @@
 """Fetch a dataset once: download with progress, cap its size, verify its MD5, extract.
 
 Nothing half-done ever looks finished: a download goes to a temporary `.part` file
-that becomes the file only once its checksum matches, and extraction goes to a
-temporary folder that is renamed into place only once complete. What comes from
-outside is not trusted: downloads and extracted files have size caps, a stalled or
+that becomes the file only once its checksum matches, and extraction (support/untar.py)
+goes to a temporary folder that is renamed into place only once complete. What comes
+from outside is not trusted: downloads and extracted files have size caps, a stalled or
 trickling server is given up on, and an archive may hold only plain files in its one
 expected folder (no links, no paths that lead elsewhere). A file the user put in
 place is never deleted.
 """
-import errno
-import gzip
 import hashlib
 import http.client
 import os
-import re
-import shutil
 import socket
 import ssl
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.request
-import zlib
 
-from support.cli import InputError, write_error
+from support import untar
+from support.errors import InputError, describe, one_line, write_error
 
 CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a'
 CIFAR10_FOLDER = 'cifar-10-batches-py'
 CIFAR10_MAX_BYTES = 256 << 20  # the archive: 163 MiB (170 MB)
 CIFAR10_MAX_EXTRACTED = 512 << 20  # its 8 files: 178 MiB in all
-PLAIN_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9._-]*$')
-
-
-def one_line(text):
-    return ' '.join(str(text).split())
 
 
 def fetch_cifar10(data_dir):
@@ -86,7 +76,7 @@ def fetch_cifar10(data_dir):
         print('CIFAR-10 not found in %r: fetching it (170 MB, once)' % data_dir)
         download(url, archive, md5, CIFAR10_MAX_BYTES)
     print('Extracting %s to %s' % (archive, data_dir))
-    extract(archive, CIFAR10_FOLDER, data_dir, CIFAR10_MAX_EXTRACTED)
+    untar.extract(archive, CIFAR10_FOLDER, data_dir, CIFAR10_MAX_EXTRACTED)
 
 
 def md5_of(path, chunk_size=1 << 20):
@@ -219,83 +209,9 @@ def download(url, path, md5, max_bytes, out=None, timeout=60, min_speed=1024):
                 % (url, one_line(reason.verify_message or reason), md5, path))
         raise InputError(
             'cannot download %s (%s): check the network and run again, or download it by '
-            'hand and save it as %s' % (url, one_line(_describe(reason)), path))
+            'hand and save it as %s' % (url, one_line(describe(reason)), path))
     except OSError as e:
         raise InputError(write_error(e, folder))
     finally:
         if part is not None and os.path.exists(part):
             os.remove(part)
-
-
-def extract(archive, folder, dest, max_bytes, max_files=1000):
-    """Extract `folder` of a .tar.gz archive to dest, all or nothing, trusting nothing.
-
-    Only the folder and plain-named regular files directly inside it are accepted:
-    a link, a device, a subfolder, a path outside the folder or a name with odd
-    characters makes the whole archive refused, and so do more than max_bytes of
-    content or max_files members. Files are written by this function, never by
-    tarfile's extraction, so no member can write outside the temporary folder.
-
-    Raises:
-      InputError: the archive is corrupt or refused (it is kept: the message says
-        what to do), or dest cannot be written.
-    """
-    parent = os.path.dirname(os.path.abspath(dest))
-    scratch = None
-    refused = '%s is not a CIFAR-10 archive (%%s): delete it and run again' % archive
-    try:
-        scratch = tempfile.mkdtemp(prefix='.%s.extracting-' % os.path.basename(dest),
-                                   dir=parent)
-        target = os.path.join(scratch, folder)
-        os.mkdir(target)
-        written = 0
-        with gzip.open(archive, 'rb') as gz, tarfile.open(fileobj=gz, mode='r|') as tar:
-            for count, member in enumerate(tar):  # a stream: one pass, no index
-                if count >= max_files:
-                    raise InputError(refused % ('more than %d members' % max_files))
-                name = member.name.rstrip('/')
-                if name == folder and member.isdir():
-                    continue
-                top, _, base = name.partition('/')
-                if not (top == folder and PLAIN_NAME.match(base) and member.isfile()):
-                    raise InputError(refused % ('it holds %r, not a plain file in %s/'
-                                                % (member.name, folder)))
-                if written + member.size > max_bytes:
-                    raise InputError(refused % ('more than %d MB of content'
-                                                % (max_bytes >> 20)))
-                source = tar.extractfile(member)
-                with open(os.path.join(target, base), 'xb') as f:
-                    copied = 0
-                    while copied < member.size:
-                        chunk = source.read(min(1 << 20, member.size - copied))
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                        copied += len(chunk)
-                if copied != member.size:  # a stream cut short ends without an error
-                    raise tarfile.ReadError('unexpected end of data')
-                written += copied
-            # A stream cut short between two files ends the loop without an error;
-            # reading on to the gzip trailer checks the length and the CRC.
-            if len(gz.read(1 << 20)) == 1 << 20:
-                raise InputError(refused % 'data after the end of the archive')
-        if not os.listdir(target):
-            raise InputError(refused % ('no files in a folder %s' % folder))
-        os.rename(target, dest)
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise InputError('%s is corrupt (%s): delete it and run again to download it '
-                         'afresh' % (archive, one_line(_describe(e))))
-    except FileExistsError:
-        raise InputError(refused % 'a file name appears twice')
-    except OSError as e:
-        if e.errno in (errno.EEXIST, errno.ENOTEMPTY) or os.path.isdir(dest):
-            raise InputError('%s appeared while extracting: another run is filling it; '
-                             'wait for it, or delete it and run again' % dest)
-        raise InputError(write_error(e, parent))
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _describe(reason):
-    return str(getattr(reason, 'strerror', None) or reason) or type(reason).__name__

@@ -1,6 +1,7 @@
-"""A trained run as files any program can use (export_model.py writes them, predict_image.py
---model reads them): a TensorFlow SavedModel and a TensorFlow Lite file of the same
-network, each taking a batch of uint8 RGB images of the run's size and returning the
+"""A trained run as files any program can use: a SavedModel and a TensorFlow Lite file.
+
+export_model.py writes them and predict_image.py --model reads them: the same network
+in both, each taking a batch of uint8 RGB images of the run's size and returning the
 probability of each class (the mean image and, for Part 3, the test-time views are
 inside), the class names in labels.txt and in the SavedModel, and a README with an
 example for each that needs nothing of this project.
@@ -11,7 +12,7 @@ import tempfile
 
 import tensorflow as tf
 
-from support.cli import InputError, write_error
+from support.errors import InputError, write_error
 
 SAVED_MODEL, TFLITE, LABELS, README = ('saved_model', 'model.tflite', 'labels.txt',
                                        'README.md')

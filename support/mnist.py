@@ -10,8 +10,8 @@ import zlib
 
 import numpy as np
 
-from support import download
-from support.cli import InputError
+from support import cli, download
+from support.errors import InputError
 
 FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
          't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']
@@ -35,6 +35,8 @@ DATASETS = {
 MAX_FILE_BYTES = 64 << 20  # the largest file, Fashion-MNIST's training images, is 25 MB
 MAX_IMAGES = 100_000  # both datasets hold 60,000 training and 10,000 test images
 MAX_SIDE = 64  # their images are 28 x 28
+LEARNING_RATE = 0.5  # the MNIST tutorial's, for pixels from 0 to 1
+REPORT_STEPS = (0, 1, 10)  # the MNIST tutorial prints the test accuracy after these
 
 
 def load_idx(filename, ndim):
@@ -155,3 +157,19 @@ def load_data(data_dir, dataset):
         'image_shape': image_shape,
         'pixel_max': 1.0,
     }
+
+
+def fill_defaults(args, learning_rate):
+    """softmax.py's flags that depend on --dataset: the learning rate (learning_rate
+    for CIFAR-10, the MNIST tutorial's for the digits) and the data folder."""
+    if args.learning_rate is None:
+        args.learning_rate = learning_rate if args.dataset == 'cifar10' else LEARNING_RATE
+    args.data_dir = args.data_dir or cli.default_data_dir(args.dataset)
+
+
+def tutorial_report(args, step, logits_fn, data_sets):
+    """The MNIST tutorial's line, 'Accuracy on test-set: 91.9%', before steps
+    REPORT_STEPS and after the last (not for CIFAR-10, whose tutorial has none)."""
+    if args.dataset != 'cifar10' and (step in REPORT_STEPS or step == args.max_steps):
+        right = np.argmax(logits_fn(), axis=1) == data_sets['labels_test']
+        print('Accuracy on test-set: {:.1%}'.format(right.mean()))

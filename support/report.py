@@ -1,5 +1,7 @@
-"""What a model learned: per-class accuracy and the confusion matrix as text, and as
-pictures in TensorBoard's Images tab (drawn with matplotlib, as TensorBoard's guide to
+"""What a model learned, as text and as pictures in TensorBoard.
+
+Per-class accuracy and the confusion matrix as text, and as pictures in TensorBoard's
+Images tab (drawn with matplotlib, as TensorBoard's guide to
 image summaries does): the confusion matrix with its counts, test images with their
 true and predicted classes, and a linear model's weights as one image per class.
 """

@@ -1,7 +1,9 @@
-"""Rebuild a recorded run from its folder alone, for restore_model.py, predict_image.py
-and export_model.py: the network its flags.json names, restored from its newest
-checkpoint, which holds the mean image beside the weights; the classes and image size
-it recorded. Only restore_model.py needs data from outside the run: test_data().
+"""A recorded run's network rebuilt from its folder alone, ready to classify.
+
+For restore_model.py, predict_image.py and export_model.py: the network its flags.json
+names, restored from its newest checkpoint, which holds the mean image beside the
+weights; the classes and image size it recorded. Only restore_model.py needs data from
+outside the run: test_data().
 """
 import os
 
@@ -10,10 +12,8 @@ import tensorflow as tf
 import cnn
 import data_helpers
 import two_layer_fc
-from support import runs
-from support.cli import InputError
-
-SCRIPTS = {'fc': 'run_fc_model.py', 'cnn': 'run_cnn_model.py'}  # what trains each kind
+from support import run_record, runs
+from support.errors import InputError
 
 
 class Network:
@@ -28,7 +28,7 @@ class Network:
       image_size: the side of the square images it takes (32 for CIFAR-10).
       step: the training step of the checkpoint.
       description: the network's size, as lines to print.
-      views: what logits() looks at, for training.predict()'s progress: Part 3's test
+      views: what logits() looks at, for loop.predict()'s progress: Part 3's test
         views (cnn.TEST_VIEWS), or None for Part 2's one look, which takes no time.
     """
 
@@ -37,25 +37,23 @@ class Network:
         compute in (export_model.py: float32).
 
         Raises:
-          InputError: a run made by an earlier version, or damaged.
+          InputError: a run whose flags.json or checkpoint is damaged, or a run of
+            softmax.py, which keeps no checkpoint.
         """
         path = run.latest_checkpoint()
-        self.kind, flags = run.recorded()
-        self.classes = run.classes()
-        if self.kind not in SCRIPTS or self.classes is None or 'mean_image' not in (
-                runs.variable_shapes(path)):
-            script = SCRIPTS.get(self.kind or run.name.split('_')[0],
-                                 'run_fc_model.py or python run_cnn_model.py')
-            raise InputError('run %s was made by an earlier version of this project and '
-                             'needs its training data to classify: train it again with '
-                             'python %s' % (run.name, script))
+        record = run_record.read(run)
+        self.kind, self.classes = record.model, record.classes
+        if self.kind not in ('fc', 'cnn'):
+            raise InputError('run %s is not a network of run_fc_model.py or '
+                             'run_cnn_model.py: pick one of those with --run' % run.name)
         try:
-            self.image_size = int(flags['image_size'])
-            self.model, self.description = build(self.kind, flags, len(self.classes),
-                                                 self.image_size, dtype)
+            self.image_size = int(record.flags['image_size'])
+            self.model, self.description = build(self.kind, record.flags,
+                                                 len(self.classes), self.image_size, dtype)
         except (KeyError, TypeError, ValueError):
             raise InputError('the flags.json of run %s is not what %s records: it is '
-                             'damaged; train it again' % (run.name, SCRIPTS[self.kind]))
+                             'damaged; train it again'
+                             % (run.name, runs.SCRIPTS[self.kind]))
         self.mean_image = tf.Variable(tf.zeros([3 * self.image_size**2]), trainable=False)
         run.restore(tf.train.Checkpoint(model=self.model, mean_image=self.mean_image), path)
         self.step = int(self.model.global_step.numpy())
@@ -98,12 +96,12 @@ def test_data(run, data_dir=None):
     Raises:
       InputError: the folder is missing, or holds other classes.
     """
-    _, flags = run.recorded()
+    flags = run_record.read(run).flags
     data_dir = data_dir or flags['data_dir']
     if not os.path.isdir(data_dir):
         raise InputError('run %s tests on the images in %s, which is not there: pass '
                          '--data_dir the folder that holds them' % (run.name, data_dir))
     data_sets = data_helpers.load_data(data_dir, int(flags['image_size']),
                                        float(flags['test_fraction']))
-    run.check_data(data_sets, data_dir)
+    run_record.check_data(run, data_sets, data_dir)
     return data_sets

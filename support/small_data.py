@@ -8,7 +8,7 @@ photos it did better so than scaled down) and below that is scaled with the batc
 batch/200; the other scripts keep theirs (on 500 photos, Part 2's did worse scaled down).
 docs/images.md has the measurements. Each change is printed once, with its reason.
 """
-from support.cli import InputError
+from support.errors import InputError
 
 FULL_RATE_BATCH = 200  # Part 3's learning rate holds for batches this large
 
@@ -26,6 +26,14 @@ def default(value):
     return (DefaultFloat if isinstance(value, float) else DefaultInt)(value)
 
 
+def check_batch_size(batch_size, num_train):
+    """Raise InputError unless 0 < batch_size <= num_train (a batch is of distinct
+    training images)."""
+    if not 0 < batch_size <= num_train:
+        raise InputError('--batch_size must be at most the number of training images '
+                         '(%d), got %d' % (num_train, batch_size))
+
+
 def fit_batch(args, num_train, scale_rate=False):
     """Fit args.batch_size, and with scale_rate args.learning_rate, to num_train
     training images.
@@ -35,9 +43,7 @@ def fit_batch(args, num_train, scale_rate=False):
     """
     batch_size, fitted = args.batch_size, max(1, num_train // 10)
     if not isinstance(batch_size, DefaultInt):
-        if batch_size > num_train:
-            raise InputError('--batch_size must be at most the number of training images '
-                             '(%d), got %d' % (num_train, batch_size))
+        check_batch_size(batch_size, num_train)
     elif fitted < batch_size:
         args.batch_size = fitted
         line = 'batch_size = {} instead of {}: a tenth of the {} training images, so ' \

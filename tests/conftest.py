@@ -84,21 +84,21 @@ def fc_run(tiny_cifar, tmp_path_factory):
 
 
 def run_script(script, *args, cwd=None, env=None):
-    """`python script args` in this process: the script's own cli.start(parse_args) and
-    cli.run(main, args), in cwd with env added, as a subprocess.CompletedProcess (what
+    """`python script args` in this process: the script's own script.start(parse_args)
+    and script.run(main, args), in cwd with env added, as a subprocess.CompletedProcess (what
     it printed, and the exit status the script would have had)."""
-    from support import cli
+    from support import script as lifecycle
     module = importlib.import_module(script[:-len('.py')])
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     saved = os.getcwd(), sys.argv, dict(os.environ), signal.getsignal(signal.SIGINT)
-    os.environ.update(env or {}, TUTORIAL_SLOW_EXIT='1')  # cli.run returns, not os._exit
+    os.environ.update(env or {})
     sys.argv = [script] + argv
     try:
         os.chdir(cwd or os.getcwd())
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                cli.run(module.main, cli.start(lambda: module.parse_args(argv)))
+                lifecycle.run(module.main, lifecycle.start(lambda: module.parse_args(argv)))
                 status = 0
             except SystemExit as e:  # as the interpreter turns it into an exit status
                 status = 0 if e.code is None else e.code

@@ -3,6 +3,7 @@ against one process on two devices (CPU_DEVICES=2)."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -12,12 +13,20 @@ import pytest
 from conftest import (ROOT, checkpoint_weights, printed_value, restore, run_folder,
                       run_subprocess)
 
-sys.path.insert(0, str(ROOT / 'benchmarks'))
-from cluster import free_ports  # noqa: E402 (benchmarks/cluster.py's, shared)
-
 pytestmark = pytest.mark.skipif(
     sys.platform == 'win32',
     reason='not run on Windows: its firewall asks before a worker may listen')
+
+
+def free_ports(count):
+    """count localhost ports free now, for the workers of a cluster."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(('localhost', 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
 
 
 def start_workers(flags, cwd, scratch):
@@ -65,8 +74,8 @@ def test_two_workers_train_as_one_process_on_two_devices_and_only_the_chief_writ
         printed_value(devices.stdout, 'Test accuracy')
 
     # The chief wrote the one run folder and printed; worker 1 said who does. No
-    # process left a temporary file behind (its folder, or AutoGraph's code, which
-    # only the interpreter's normal exit would delete: each exited with os._exit).
+    # process left a temporary file behind (a worker's folder, or AutoGraph's code,
+    # which only the interpreter's normal exit would delete: each exited at once).
     assert chief_out.startswith('Worker 0 of a cluster of 2 (localhost:')
     assert out.strip().splitlines() == [
         chief_out.splitlines()[0].replace('Worker 0', 'Worker 1') +

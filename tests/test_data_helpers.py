@@ -6,7 +6,7 @@ import pytest
 
 from conftest import write_batch, write_cifar
 import data_helpers
-from support.cli import InputError
+from support.errors import InputError
 
 
 def raw_batches(folder):

@@ -16,7 +16,7 @@ import pytest
 from conftest import (LoopbackServer, assert_one_line_error, printed_value, run_script,
                       write_cifar)
 from support import download
-from support.cli import InputError
+from support.errors import InputError
 
 
 def build_archive(tmp_path):

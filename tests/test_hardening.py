@@ -19,8 +19,8 @@ import pytest
 from conftest import (ROOT, LoopbackServer, assert_one_line_error, printed_value, run_script, write_batch,
                       write_cifar, write_idx, write_mnist)
 import data_helpers
-from support import download, mnist, safe_pickle
-from support.cli import InputError
+from support import download, mnist, safe_pickle, untar
+from support.errors import InputError
 
 
 # 1. A pickle that would run code ---------------------------------------------------------
@@ -135,7 +135,7 @@ def test_a_folder_that_is_a_file_in_the_archive_is_refused(tmp_path):
     archive = tmp_path / 'a.tar.gz'
     make_archive(archive, [member('cifar-10-batches-py')])
     with pytest.raises(InputError, match='not a CIFAR-10 archive'):
-        download.extract(str(archive), 'cifar-10-batches-py', str(tmp_path / 'out'), 1 << 20)
+        untar.extract(str(archive), 'cifar-10-batches-py', str(tmp_path / 'out'), 1 << 20)
     assert not (tmp_path / 'out').exists()
 
 
@@ -146,7 +146,7 @@ def test_extraction_stops_at_the_size_cap(tmp_path):
                                                 content=bytes(8 << 20))])
     assert archive.stat().st_size < 100_000
     with pytest.raises(InputError, match='more than 1 MB of content'):
-        download.extract(str(archive), 'cifar-10-batches-py', str(tmp_path / 'out'), 1 << 20)
+        untar.extract(str(archive), 'cifar-10-batches-py', str(tmp_path / 'out'), 1 << 20)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['bomb.tar.gz']
 
 
@@ -407,7 +407,7 @@ def test_a_network_too_large_for_memory_is_one_line(tiny_cifar, tmp_path):
 @pytest.mark.parametrize('dataset,folder', [('mnist', 'MNIST_data'),
                                             ('fashion_mnist', 'fashion_mnist_data')])
 def test_offline_idx_error_names_every_missing_file_and_leaves_nothing(tmp_path, dataset,
-                                                                      folder):
+                                                                       folder):
     env = {dataset.upper() + '_URL': 'http://127.0.0.1:9/', 'MNIST_DIR': '',
            'FASHION_MNIST_DIR': ''}
     result = run_script('softmax.py', '--dataset', dataset, cwd=tmp_path, env=env)
@@ -438,7 +438,7 @@ def small_disk(tmp_path):
 
 
 def test_a_full_disk_is_named_and_the_run_resumes_from_what_was_saved(tiny_cifar, tmp_path,
-                                                                     small_disk):
+                                                                      small_disk):
     from conftest import assert_bitwise_equal, run_folder
     disk, grow = small_disk
     flags = ['--data_dir', tiny_cifar, '--batch_size', 100, '--max_steps', 300,

@@ -14,8 +14,8 @@ from PIL import Image
 
 from conftest import (assert_bitwise_equal, assert_one_line_error, lines_starting,
                       logged_images, printed_value, read_events, run_folder, run_script)
-from support import image_folder
-from support.cli import InputError
+from support import image_file, image_folder
+from support.errors import InputError
 
 # Three classes with names from three scripts, each a colour pattern the networks learn.
 CLASSES = ['chat', 'chien', 'пингвин']
@@ -66,7 +66,7 @@ def load(folder, cwd, size=32, fraction=0.2):
 # Layouts and the split ----------------------------------------------------------------
 
 def test_a_flat_folder_is_split_by_file_name_the_same_way_every_time(photos, tmp_path,
-                                                                       capsys):
+                                                                     capsys):
     before = snapshot(photos)
     data = load(photos, tmp_path)
     assert data['classes'] == sorted(CLASSES)
@@ -157,7 +157,7 @@ def test_any_mode_and_format_becomes_rgb_at_the_size_asked(tmp_path):
                          ('palette.gif', (255, 0, 0)), ('picture.bmp', (255, 0, 0)),
                          ('cmyk.jpg', (255, 0, 0)), ('sixteen.png', (255, 255, 255)),
                          ('small.png', (255, 0, 0)), ('CAPITALS.JPG', (255, 0, 0))]:
-        pixels = image_folder.load_image(str(tmp_path / name), 16)
+        pixels = image_file.load_image(str(tmp_path / name), 16)
         assert pixels.shape == (16, 16, 3) and pixels.dtype == np.uint8, name
         assert np.abs(pixels.astype(int) - colour).max() <= 3, (name, pixels[0, 0])
     assert {'.jpg', '.png', '.gif', '.bmp'} <= image_folder.EXTENSIONS
@@ -172,7 +172,7 @@ def test_a_photo_with_an_exif_rotation_is_read_upright(tmp_path):
     exif[0x0112] = 6
     path = tmp_path / 'phone.jpg'
     Image.fromarray(stored).save(path, 'JPEG', exif=exif.tobytes(), quality=95)
-    pixels = image_folder.load_image(str(path), 32).astype(int)
+    pixels = image_file.load_image(str(path), 32).astype(int)
     assert pixels[:, -4:, 0].mean() > 200 and pixels[:, -4:, 1].mean() < 60  # red right
     assert pixels[:, :16, 0].mean() < 60  # not on the left, nor on top
     assert pixels[:4, :20, 0].mean() < 60
@@ -184,7 +184,7 @@ def test_large_images_are_shrunk_to_the_average_of_each_area(tmp_path):
     cells = np.random.default_rng(0).integers(0, 256, (4, 4, 3)).astype(np.uint8)
     path = tmp_path / 'grid.png'
     Image.fromarray(np.kron(cells, np.ones((100, 100, 1), np.uint8))).save(path)
-    pixels = image_folder.load_image(str(path), 32)
+    pixels = image_file.load_image(str(path), 32)
     np.testing.assert_array_equal(pixels[4::8, 4::8], cells)
 
 
@@ -197,7 +197,7 @@ def test_a_photo_as_jpeg_and_as_png_is_the_same_image(tmp_path, size):
     png = tmp_path / 'photo.png'
     with Image.open(jpeg) as decoded:
         decoded.convert('RGB').save(png)
-    rows = [image_folder.load_image(str(p), size).astype(int) for p in (jpeg, png)]
+    rows = [image_file.load_image(str(p), size).astype(int) for p in (jpeg, png)]
     assert np.abs(rows[0] - rows[1]).mean() < 1  # within a level
 
 
@@ -257,8 +257,8 @@ def test_a_decompression_bomb_is_skipped_without_decoding_it(tmp_path, capsys):
     (data_dir / 'a' / 'bomb.png').write_bytes(png)
     resource = pytest.importorskip('resource', reason='no getrusage here (Windows)')
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(image_folder.BadImage, match='too large to decode safely'):
-        image_folder.load_image(str(data_dir / 'a' / 'bomb.png'), 32)
+    with pytest.raises(image_file.BadImage, match='too large to decode safely'):
+        image_file.load_image(str(data_dir / 'a' / 'bomb.png'), 32)
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
     assert grown < (100 << 20 if sys.platform == 'darwin' else 100 << 10)  # bytes on macOS
     data = load(data_dir, tmp_path)
@@ -417,7 +417,7 @@ def test_softmax_and_the_two_layer_network_learn_the_folders_classes(photos, tmp
 
 
 def test_a_cnn_run_on_a_folder_resumes_bit_for_bit_and_predicts_its_classes(photos,
-                                                                             tmp_path):
+                                                                            tmp_path):
     flags = ['--data_dir', photos, '--channels', 4, '--max_steps', 20, '--seed', 4,
              '--dtype', 'float32', '--checkpoint_every', 10]
     alone = tmp_path / 'alone'
@@ -481,8 +481,9 @@ def test_the_batch_follows_a_small_training_set_unless_given(photos, tmp_path):
         'epoch has 10 steps; learning_rate = %g instead of 1.5: times %d/200.'
         % (batch, train, rate, batch)]
     assert printed_value(result.stdout, 'learning_rate =') == rate
-    flags, = (tmp_path / 'tf_logs').glob('cnn_batch_size=%d_*/flags.json' % batch)
-    assert json.loads(flags.read_text())['flags']['learning_rate'] == rate
+    flags, = (tmp_path / 'tf_logs').glob('cnn_channels=4_max_steps=2_2*/flags.json')
+    recorded = json.loads(flags.read_text())['flags']
+    assert recorded['learning_rate'] == rate and recorded['batch_size'] == batch
     # A learning rate given is kept; Part 2's stays (scaled, it did worse). Both say so.
     for script, flags, rate, why in [
             ('run_cnn_model.py', ['--channels', 4, '--learning_rate', 0.01], 0.01,

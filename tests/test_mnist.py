@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import (LoopbackServer, assert_one_line_error, printed_value, run_script,
                       write_idx, write_mnist)
 from support import mnist, report
-from support.cli import InputError
+from support.errors import InputError
 
 FASHION = Path('/usr/share/datasets/fashion-mnist')  # apt-get install dataset-fashion-mnist
 
@@ -78,7 +78,7 @@ def test_softmax_on_mnist_prints_the_tutorial_accuracies(tiny_mnist, tmp_path):
         percentages[-1] / 100, abs=0.0006)
 
     from test_scripts import logged_images, read_events, run_folder
-    events = read_events(run_folder(tmp_path / 'tf_logs', 'softmax_mnist_'))
+    events = read_events(run_folder(tmp_path / 'tf_logs', 'softmax_dataset=mnist_'))
     for tag in ['weight_templates', 'test_predictions', 'confusion_matrix']:
         (step, _), = logged_images(events, tag)
         assert step == 1000

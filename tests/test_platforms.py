@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, printed_value, run_subprocess
-from support import cli
+from support import script as lifecycle
 
 SHIM = str(ROOT / 'tests' / 'windows_shim')
 OLD_PYTHON = Path(os.path.expanduser('~/.pyenv/versions'))
@@ -36,19 +36,19 @@ def test_an_older_python_gets_one_line_before_anything_fails(python, tmp_path):
 
 def test_a_python_without_tensorflow_releases_names_the_range(monkeypatch):
     monkeypatch.setattr(sys, 'version_info', (3, 14, 0, 'final', 0))
-    message = cli.tensorflow_import_error(ModuleNotFoundError(name='tensorflow'))
+    message = lifecycle.tensorflow_import_error(ModuleNotFoundError(name='tensorflow'))
     assert 'no release for Python 3.14' in message and 'Python 3.10 to 3.13' in message
 
 
 def test_tensorflow_not_installed_says_how_to_install():
-    message = cli.tensorflow_import_error(ModuleNotFoundError(name='tensorflow'))
+    message = lifecycle.tensorflow_import_error(ModuleNotFoundError(name='tensorflow'))
     assert 'pip install -r requirements.txt' in message and sys.executable in message
 
 
 def test_a_tensorflow_that_fails_to_load_shows_its_message_and_the_fix():
     error = ImportError('DLL load failed while importing _pywrap_tensorflow_internal: '
                         'The specified module could not be found.')
-    message = cli.tensorflow_import_error(error)
+    message = lifecycle.tensorflow_import_error(error)
     assert 'DLL load failed while importing _pywrap_tensorflow_internal' in message
     assert 'Visual C++ Redistributable' in message and 'AVX' in message
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REAL_DATA, assert_one_line_error, needs_real_data, run_script
-from support.cli import InputError
+from support.errors import InputError
 
 import predict_image
 

@@ -151,9 +151,12 @@ def test_gen_batch_from_any_step_continues_the_same_sequence():
 
 
 @pytest.mark.parametrize('content, fragment', [
-    (b'{"model": "fc", "flags": {"hidden1": -5}}', 'recorded --hidden1'),
-    (b'{"model": "fc", "flags": {"hidden1": "os.system"}}', 'recorded --hidden1'),
-    (b'{"model": "fc", "flags": {"no_such_flag": 1}}', 'recorded --no_such_flag'),
+    (b'{"model": "fc", "flags": {"hidden1": -5}, "data": DATA}', 'recorded --hidden1'),
+    (b'{"model": "fc", "flags": {"hidden1": "os.system"}, "data": DATA}',
+     'recorded --hidden1'),
+    (b'{"model": "fc", "flags": {"no_such_flag": 1}, "data": DATA}',
+     'recorded --no_such_flag'),
+    (b'{"model": "fc", "flags": {"hidden1": 8}}', 'flags.json is damaged'),  # no data
     (b'\xff\x00 not json', 'flags.json is damaged'),
     (b'[' * 100000, 'flags.json is damaged'),  # over the size cap
     (b'[' * 60000, 'flags.json is damaged')])  # under it, but nested too deep
@@ -161,13 +164,15 @@ def test_a_damaged_flags_file_is_one_line(fc_reference, tmp_path, content, fragm
     import shutil
     train_dir = tmp_path / 'tf_logs'
     shutil.copytree(fc_reference.parent.parent, train_dir)
-    (run_folder(train_dir) / 'flags.json').write_bytes(content)
+    flags_file = run_folder(train_dir) / 'flags.json'
+    data = json.dumps(json.loads(flags_file.read_text())['data']).encode()
+    flags_file.write_bytes(content.replace(b'DATA', data))
     result = run_script('run_fc_model.py', '--train_dir', train_dir, '--resume',
                         '--max_steps', 400, cwd=tmp_path)
     assert_one_line_error(result, fragment)
 
 
-def test_restore_rebuilds_the_recorded_network_and_refuses_old_runs_in_one_line(
+def test_restore_rebuilds_the_recorded_network_and_refuses_one_without_its_flags(
         tiny_cifar, fc_reference, tmp_path):
     import shutil
     train_dir = tmp_path / 'tf_logs'
@@ -175,10 +180,11 @@ def test_restore_rebuilds_the_recorded_network_and_refuses_old_runs_in_one_line(
     restored = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir',
                           train_dir, cwd=tmp_path)
     assert 'hidden1 = 8' in restored.stdout and 'Current step: 300' in restored.stdout
-    (run_folder(train_dir) / 'flags.json').unlink()  # as runs made before flags.json
-    old = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir', train_dir,
-                     cwd=tmp_path)
-    assert_one_line_error(old, 'made by an earlier version', 'python run_fc_model.py')
+    (run_folder(train_dir) / 'flags.json').unlink()
+    damaged = run_script('restore_model.py', '--data_dir', tiny_cifar, '--train_dir',
+                         train_dir, cwd=tmp_path)
+    assert_one_line_error(damaged, 'has no flags.json, so it is damaged',
+                          'train it again with python run_fc_model.py')
 
 
 def test_a_run_killed_while_it_scores_the_test_set_is_scored_on_resume(tiny_cifar,

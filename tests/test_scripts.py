@@ -280,7 +280,7 @@ def test_ctrl_c_saves_the_current_step(tiny_cifar, tmp_path):
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
     result = train_fc(tiny_cifar, train_dir, '--max_steps', 1000, '--learning_rate', 0.05,
-                   '--checkpoint_every', 1)
+                      '--checkpoint_every', 1)
     assert_one_line_error(result, 'training diverged', 'lower --learning_rate')
     match = re.search(r'loss became nan at step (\d+).*last good checkpoint is (\S+)$',
                       result.stderr.strip())
@@ -342,22 +342,6 @@ def test_restore_model_refuses_a_checkpoint_of_another_shape(tiny_cifar, trained
     assert_one_line_error(result, 'cannot restore', 'checkpoint-5000', 'another network')
 
 
-@pytest.mark.parametrize('whitening_bias', [False, True])
-def test_restore_model_names_a_checkpoint_of_the_earlier_cnn(tiny_cifar, tmp_path,
-                                                             whitening_bias):
-    from support import runs
-    train_dir = tmp_path / 'tf_logs'
-    earlier = tf.Module()  # before whitening: 3x3 filters on colours
-    earlier.filters = [tf.Variable(tf.zeros([3, 3, 3, 32]))]
-    if whitening_bias:  # whitening with a learned bias, which the network now ignores
-        earlier.whitening = tf.Variable(tf.zeros([2, 2, 3, 24]))
-        earlier.whitening_bias = tf.Variable(tf.zeros([24]))
-    runs.new_run(str(train_dir), 'cnn_earlier').save(tf.train.Checkpoint(model=earlier), 5)
-    result = restore(tiny_cifar, train_dir)
-    assert_one_line_error(result, 'made by an earlier version', 'train it again',
-                          'python run_cnn_model.py')
-
-
 def test_restore_model_refuses_a_corrupt_checkpoint(tiny_cifar, trained, tmp_path):
     import shutil
     train_dir = tmp_path / 'tf_logs'
@@ -379,7 +363,7 @@ def test_help_and_flag_errors_answer_before_tensorflow_is_imported(script, tmp_p
     fake.mkdir(parents=True)
     (fake / '__init__.py').write_text('raise SystemExit("tensorflow was imported")')
     env = {'PYTHONPATH': os.pathsep.join(filter(None, [str(fake.parent),
-                                                      os.environ.get('PYTHONPATH')]))}
+                                                       os.environ.get('PYTHONPATH')]))}
     result = run_subprocess(script, '-h', cwd=tmp_path, env=env)
     assert result.returncode == 0 and 'usage:' in result.stdout, result.stderr
     images = ['photo.jpg'] if script == 'predict_image.py' else []
@@ -417,7 +401,7 @@ def test_ctrl_c_during_start_up_is_one_line(tiny_cifar, tmp_path):
 def test_input_scale_is_kept_in_the_checkpoint(tiny_cifar, tmp_path):
     train_dir = tmp_path / 'tf_logs'
     scaled = train_fc(tiny_cifar, train_dir, '--max_steps', 200, '--input_scale', 0.015625,
-                   '--learning_rate', 0.02)
+                      '--learning_rate', 0.02)
     assert scaled.returncode == 0, scaled.stderr
     restored = restore(tiny_cifar, train_dir)
     assert printed_value(restored.stdout, 'Test accuracy') == \

@@ -1,4 +1,4 @@
-"""softmax.py's model: inference(), loss(), training_step() and evaluation()."""
+"""softmax.py's model: inference(), loss(), training() and evaluation()."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,7 +17,7 @@ def test_first_step_from_zero_weights_is_the_closed_form():
     with tf.GradientTape() as tape:
         loss = softmax.loss(softmax.inference(images, model), labels)
     assert float(loss) == pytest.approx(np.log(10), rel=1e-6)
-    softmax.training_step(tape, loss, model, 0.005)
+    softmax.training(tape, loss, model, 0.005)
 
     error = 0.1 - np.eye(10)[labels]
     np.testing.assert_allclose(model.weights.numpy(), -0.005 * images.T @ error / 8,
@@ -39,7 +39,7 @@ def test_training_separates_two_classes_with_the_biases_alone():
     def step():
         with tf.GradientTape() as tape:
             loss = softmax.loss(softmax.inference(images, model), labels)
-        softmax.training_step(tape, loss, model, 2.0)
+        softmax.training(tape, loss, model, 2.0)
 
     for _ in range(300):
         step()

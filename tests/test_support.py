@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 import two_layer_fc
-from support import cli, devices, report, runs, training, zero_copy
-from support.cli import InputError
+from support import devices, loop, report, runs, script, zero_copy
+from support.errors import InputError
 
 CLASSES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 
@@ -38,15 +38,13 @@ def test_to_tensor_shares_aligned_memory_and_copies_the_rest():
 
 # runs ------------------------------------------------------------------------------------
 
-def test_run_name_lists_the_changed_flags(monkeypatch):
-    import argparse
-    defaults = argparse.Namespace(hidden1=120, learning_rate=0.001, train_dir='tf_logs',
-                                  seed=None)
-    args = argparse.Namespace(hidden1=40, learning_rate=0.001, train_dir='elsewhere',
-                              seed=3)
-    name = runs.run_name('fc', args, defaults)
-    # The seed is left out: every run has one (drawn when not given), in flags.json.
-    assert name.startswith('fc_hidden1=40_') and len(name) == len(
+def test_run_name_lists_the_flags_given_that_differ_from_their_defaults():
+    import run_fc_model
+    args = run_fc_model.parse_args(['--hidden1', '40', '--learning_rate', '0.001',
+                                    '--train_dir', 'elsewhere', '--seed', '3'])
+    # The seed and where the run goes are left out (every run has a seed, drawn when not
+    # given, in flags.json), and so is a flag given at its default value.
+    assert args.run.startswith('fc_hidden1=40_') and len(args.run) == len(
         'fc_hidden1=40_') + len('20261122-101500')
 
 
@@ -74,7 +72,8 @@ def test_save_keeps_five_checkpoints_and_restores_the_newest(tmp_path):
     assert run.restore(restored_checkpoint) == run.checkpoint_path(700)
     assert int(restored.global_step) == 700
     np.testing.assert_array_equal(restored.weights1.numpy(), model.weights1.numpy())
-    assert runs.variable_shapes(run.latest_checkpoint())['model/weights1'] == [3072, 16]
+    assert ('model/weights1/.ATTRIBUTES/VARIABLE_VALUE', [3072, 16]) in tf.train.list_variables(
+        run.latest_checkpoint())
 
 
 def test_find_run_takes_the_newest_or_the_named(tmp_path):
@@ -101,22 +100,22 @@ def test_restoring_another_shape_is_refused(tmp_path):
         run.restore(small_checkpoint(hidden=8)[1])
 
 
-# training --------------------------------------------------------------------------------
+# loop ------------------------------------------------------------------------------------
 
 def test_predict_in_batches_equals_all_at_once():
     images = tf.random.normal([2500, 6])
     weights = tf.random.normal([6, 3])
     np.testing.assert_allclose(
-        training.predict(lambda x: tf.matmul(x, weights), images, batch_size=1000).numpy(),
+        loop.predict(lambda x: tf.matmul(x, weights), images, batch_size=1000).numpy(),
         tf.matmul(images, weights).numpy(), rtol=1e-5)
 
 
 def test_predict_says_that_it_starts_and_how_far_it_is(monkeypatch, capsys):
     images = tf.zeros([2500, 6])
-    training.predict(lambda x: x, images)
+    loop.predict(lambda x: x, images)
     assert capsys.readouterr().out == ''  # asked for no progress
-    monkeypatch.setattr(training, 'PROGRESS_EVERY', 0)  # a line after every batch
-    training.predict(lambda x: x, images, what='test images, each seen 6 ways')
+    monkeypatch.setattr(loop, 'PROGRESS_EVERY', 0)  # a line after every batch
+    loop.predict(lambda x: x, images, what='test images, each seen 6 ways')
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == 'Classifying the 2500 test images, each seen 6 ways'
     assert [line.split(' s left')[0].rsplit(', ', 1)[0] for line in lines[1:]] == [
@@ -201,8 +200,8 @@ def test_ctrl_c_ends_the_loop_after_the_step_with_a_checkpoint_and_the_command(
     model, checkpoint = small_checkpoint(step=3)
     taken = []
     with pytest.raises(SystemExit) as stopped:
-        for step in training.steps(model.global_step, 10, run, checkpoint,
-                                   run.resume_command('run_fc_model.py', 'tf_logs')):
+        for step in loop.steps(model.global_step, 10, run, checkpoint,
+                               run.resume_command('run_fc_model.py', 'tf_logs')):
             taken.append(step)
             model.global_step.assign_add(1)
             if step == 5:
@@ -225,9 +224,9 @@ def test_ctrl_c_ends_the_loop_after_the_step_with_a_checkpoint_and_the_command(
 
 @pytest.fixture
 def cpuinfo(monkeypatch, tmp_path):
-    """A file that support.cli reads for /proc/cpuinfo (none until written)."""
+    """A file that support.script reads for /proc/cpuinfo (none until written)."""
     path, real_open = tmp_path / 'cpuinfo', open
-    monkeypatch.setattr(cli, 'open', lambda name, *args: real_open(
+    monkeypatch.setattr(script, 'open', lambda name, *args: real_open(
         path if name == '/proc/cpuinfo' else name, *args), raising=False)
     return path
 
@@ -259,11 +258,11 @@ def test_an_x86_cpu_without_avx_is_refused_before_tensorflow_aborts(monkeypatch,
     import platform
     monkeypatch.setattr(platform, 'machine', lambda: 'x86_64')
     cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu sse2 avx avx2\n')
-    cli.check_cpu()
-    assert cli.cpu_flags() == {'fpu', 'sse2', 'avx', 'avx2'}
+    script.check_cpu()
+    assert script.cpu_flags() == {'fpu', 'sse2', 'avx', 'avx2'}
     cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu sse2 sse4_2\n')
     with pytest.raises(ImportError, match='no AVX instructions'):
-        cli.check_cpu()
+        script.check_cpu()
 
 
 def test_flags_are_taken_with_hyphens_too():

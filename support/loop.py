@@ -1,9 +1,9 @@
-"""What the training loop needs but the tutorial does not discuss.
+"""The training loop's machinery, which the tutorial does not discuss.
 
 Each training script holds its own loop over the steps, as the tutorial does:
 
-    train_step = training.step_function(train_step, summary_writer, model.global_step)
-    for step in training.steps(model.global_step, max_steps, run, checkpoint, command):
+    train_step = loop.step_function(train_step, summary_writer, model.global_step)
+    for step in loop.steps(model.global_step, max_steps, run, checkpoint, command):
         indices = next(batches)
         loss, accuracy = train_step(indices)
         ...
@@ -26,7 +26,7 @@ import time
 
 import tensorflow as tf
 
-from support.cli import InputError
+from support.errors import InputError
 
 SUMMARY_EVERY = 100  # steps between two TensorBoard summaries
 PROGRESS_EVERY = 10  # seconds between two lines of predict()'s progress
@@ -63,25 +63,25 @@ def step_function(train_step, summary_writer, global_step, run=None):
         with summary_writer.as_default(step=global_step), tf.summary.record_if(True):
             return train_step(indices)
 
-    # autograph=False: the steps branch on Python values only, so AutoGraph would
-    # change nothing, and the code it writes goes to temporary files that only the
-    # interpreter's normal exit deletes (cli.run() skips it).
+    # autograph=False: the steps branch on Python values only; AutoGraph would change
+    # nothing but the time to trace them.
     spec = tf.TensorSpec([None], tf.int64, name='indices')
     plain = tf.function(train_step, autograph=False).get_concrete_function(spec)
     summarised = tf.function(with_summaries, autograph=False).get_concrete_function(spec)
     with summary_writer.as_default():
         tf.summary.graph(plain.graph)
-    step = [int(global_step.numpy())]  # the next step's number, counted here
+    step = int(global_step.numpy())  # the next step's number, counted here
 
     def checked_step(indices):
-        graph = summarised if step[0] % SUMMARY_EVERY == 0 else plain
+        nonlocal step
+        graph = summarised if step % SUMMARY_EVERY == 0 else plain
         loss, accuracy = graph(tf.convert_to_tensor(indices, tf.int64))
-        step[0] += 1
+        step += 1
         if not math.isfinite(loss):
             last_good = run and run.latest_checkpoint()
             raise InputError('the loss became {} at step {}: training diverged; lower '
                              '--learning_rate.{}'.format(
-                                 float(loss), step[0] - 1,
+                                 float(loss), step - 1,
                                  ' The last good checkpoint is ' + last_good
                                  if last_good else ''))
         return loss, accuracy
@@ -104,10 +104,11 @@ def steps(global_step, max_steps, run=None, checkpoint=None, resume_command=None
       resume_command: the command that continues the run, for that line.
     """
     signals = [s for s in ('SIGINT', 'SIGTERM') if hasattr(signal, s)]
-    received = []
+    received = None  # the signal that came
 
     def on_signal(signum, frame):
-        received.append(signum)
+        nonlocal received
+        received = signum
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second one quits
         if hasattr(signal, 'SIGTERM'):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -116,12 +117,12 @@ def steps(global_step, max_steps, run=None, checkpoint=None, resume_command=None
     try:
         for step in range(int(global_step.numpy()), max_steps):
             yield step
-            if received:
+            if received is not None:
                 message = '\nInterrupted at step {}'.format(step + 1)
                 if checkpoint is not None:
                     message += run.save_at_stop(checkpoint, step + 1, resume_command)
                 print(message, file=sys.stderr, flush=True)
-                sys.exit(128 + received[0])
+                sys.exit(128 + received)
     finally:
         for name, handler in previous.items():
             signal.signal(getattr(signal, name), handler)
