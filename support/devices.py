@@ -96,7 +96,6 @@ def cluster_strategy():
     # own warnings and errors about it are not shown.
     tf.get_logger().setLevel('CRITICAL')
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    script.exit_at_end()  # its check of the other workers would hold up a normal exit
     print('Worker {} of a cluster of {} ({}){}'.format(
         task['index'], len(workers), ', '.join(workers),
         '' if task['index'] == 0 else ': worker 0 prints the progress and writes the run'),

@@ -3,6 +3,7 @@ helpers that run the tutorial's scripts as a learner would: in this process (run
 as `python script.py` but without starting TensorFlow each time) or in a subprocess
 (run_subprocess: signals, start-up, environment read at TensorFlow's start)."""
 import contextlib
+import gc
 import http.server
 import importlib
 import io
@@ -111,6 +112,7 @@ def run_script(script, *args, cwd=None, env=None):
         os.environ.clear()
         os.environ.update(saved[2])
         signal.signal(signal.SIGINT, saved[3])  # the scripts set their own handlers
+        gc.unfreeze()  # script.run() froze what a process that ends never collects
     return subprocess.CompletedProcess([script] + argv, status, out.getvalue(),
                                        err.getvalue())
 

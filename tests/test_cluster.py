@@ -74,8 +74,7 @@ def test_two_workers_train_as_one_process_on_two_devices_and_only_the_chief_writ
         printed_value(devices.stdout, 'Test accuracy')
 
     # The chief wrote the one run folder and printed; worker 1 said who does. No
-    # process left a temporary file behind (a worker's folder, or AutoGraph's code,
-    # which only the interpreter's normal exit would delete: each exited at once).
+    # process left a temporary file behind (a worker's folder, or AutoGraph's code).
     assert chief_out.startswith('Worker 0 of a cluster of 2 (localhost:')
     assert out.strip().splitlines() == [
         chief_out.splitlines()[0].replace('Worker 0', 'Worker 1') +
