@@ -4,17 +4,16 @@
     python benchmarks/benchmark.py --models cnn --runs 2
 
 Runs, each --runs times as whole processes with their default hyperparameters:
-softmax.py and run_fc_model.py; the same two scripts with the interpreter's normal
-exit (TUTORIAL_SLOW_EXIT=1: what support/cli.run's os._exit saves); the tutorial's
-2017 code (../shared/tutorial2017, run as it is, from a folder holding a link to the
-data); and keras_softmax.py and keras_two_layer_fc.py, the same models written as a
-Keras user would. --models cnn runs Part 3's run_cnn_model.py and keras_cnn.py (about
-8 minutes each, so not by default). The runs are interleaved, in an order that changes each round (a
-Williams design: over 8 rounds each program runs once right after each other one), so
-that a slow spell of the machine, or the cold memory a process finds right after a
-large one exited, hits all of them alike. Prints the medians of: wall time, time by
-phase (import, load, train, report; see phases.py; our scripts and Keras only), steps
-per second, peak resident memory and test accuracy, and our wall time as a ratio of the
+softmax.py and run_fc_model.py; the tutorial's 2017 code (../shared/tutorial2017, run
+as it is, from a folder holding a link to the data); and keras_softmax.py and
+keras_two_layer_fc.py, the same models written as a Keras user would. --models cnn runs
+Part 3's run_cnn_model.py and keras_cnn.py (about 8 minutes each, so not by default).
+The runs are interleaved, in an order that changes each round (a Williams design: each
+program runs right after each other one equally often), so that a slow spell of the
+machine, or the cold memory a process finds right after a large one exited, hits all of
+them alike. Prints the medians of: wall time, time by phase (import, load, train,
+report and, within it, exit; see phases.py; our scripts and Keras only), steps per
+second, peak resident memory and test accuracy, and our wall time as a ratio of the
 2017 code's and of Keras'.
 """
 import argparse
@@ -27,29 +26,22 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
-# Where a learner has CIFAR-10: $CIFAR10_DIR, or the folder the first run downloaded.
-DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(ROOT, 'cifar-10-batches-py')
-TUTORIAL_2017 = os.path.join(SHARED, 'tutorial2017')
+from common import DEFAULT_DATA, HERE, ROOT
 
-# (name, script, kind, training steps, extra environment); the model is the key
+TUTORIAL_2017 = os.path.join(os.path.dirname(ROOT), 'shared', 'tutorial2017')
+
+# (name, script, kind, training steps); the model is the key
 PROGRAMS = {'softmax': [
-    ('softmax.py', os.path.join(ROOT, 'softmax.py'), 'ours', 1000, {}),
-    ('softmax.py, normal exit', os.path.join(ROOT, 'softmax.py'), 'ours', 1000,
-     {'TUTORIAL_SLOW_EXIT': '1'}),
-    ('2017 softmax.py', os.path.join(TUTORIAL_2017, 'softmax.py'), '2017', 1000, {}),
-    ('keras_softmax.py', os.path.join(HERE, 'keras_softmax.py'), 'keras', 1000, {}),
+    ('softmax.py', os.path.join(ROOT, 'softmax.py'), 'ours', 1000),
+    ('2017 softmax.py', os.path.join(TUTORIAL_2017, 'softmax.py'), '2017', 1000),
+    ('keras_softmax.py', os.path.join(HERE, 'keras_softmax.py'), 'keras', 1000),
 ], 'fc': [
-    ('run_fc_model.py', os.path.join(ROOT, 'run_fc_model.py'), 'ours', 2000, {}),
-    ('run_fc_model.py, normal exit', os.path.join(ROOT, 'run_fc_model.py'), 'ours', 2000,
-     {'TUTORIAL_SLOW_EXIT': '1'}),
-    ('2017 run_fc_model.py', os.path.join(TUTORIAL_2017, 'run_fc_model.py'), '2017', 2000, {}),
-    ('keras_two_layer_fc.py', os.path.join(HERE, 'keras_two_layer_fc.py'), 'keras', 2000, {}),
+    ('run_fc_model.py', os.path.join(ROOT, 'run_fc_model.py'), 'ours', 2000),
+    ('2017 run_fc_model.py', os.path.join(TUTORIAL_2017, 'run_fc_model.py'), '2017', 2000),
+    ('keras_two_layer_fc.py', os.path.join(HERE, 'keras_two_layer_fc.py'), 'keras', 2000),
 ], 'cnn': [
-    ('run_cnn_model.py', os.path.join(ROOT, 'run_cnn_model.py'), 'ours', 650, {}),
-    ('keras_cnn.py', os.path.join(HERE, 'keras_cnn.py'), 'keras', 650, {}),
+    ('run_cnn_model.py', os.path.join(ROOT, 'run_cnn_model.py'), 'ours', 650),
+    ('keras_cnn.py', os.path.join(HERE, 'keras_cnn.py'), 'keras', 650),
 ]}
 COMPARED = {'softmax.py': ('2017 softmax.py', 'keras_softmax.py'),
             'run_fc_model.py': ('2017 run_fc_model.py', 'keras_two_layer_fc.py'),
@@ -57,14 +49,16 @@ COMPARED = {'softmax.py': ('2017 softmax.py', 'keras_softmax.py'),
 
 
 def williams_orders(n):
-    """n orders of range(n) (n even) in which each item follows each other one once."""
+    """Orders of range(n) in which each item follows each other one equally often: n
+    orders for an even n, and those n and their reverses for an odd n."""
     first = [0]
     for k in range(1, n):
         first.append((first[-1] + (k if k % 2 else n - k)) % n)
-    return [[(item + shift) % n for item in first] for shift in range(n)]
+    orders = [[(item + shift) % n for item in first] for shift in range(n)]
+    return orders if n % 2 == 0 else orders + [order[::-1] for order in orders]
 
 
-def run_once(script, kind, data_dir, env):
+def run_once(script, kind, data_dir):
     """One whole-process run: wall time, phases, peak memory and test accuracy."""
     with tempfile.TemporaryDirectory() as workdir:
         marks_file = os.path.join(workdir, 'marks.json')
@@ -80,8 +74,7 @@ def run_once(script, kind, data_dir, env):
                        '--data_dir', os.path.abspath(data_dir)]
         start = time.time()
         process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True,
-                                   env=dict(os.environ, **env))
+                                   stderr=subprocess.DEVNULL, text=True)
         output = process.stdout.read()
         if hasattr(os, 'wait4'):
             _, status, usage = os.wait4(process.pid, 0)
@@ -109,6 +102,7 @@ def run_once(script, kind, data_dir, env):
             'load': marks['loaded'] - marks['load_start'],
             'train': marks['tested'] - marks['loaded'],
             'report': start + wall - marks['tested'],
+            'exit': start + wall - marks['end'],
         })
     return result
 
@@ -142,10 +136,10 @@ def main():
     orders = williams_orders(len(programs))
     for run in range(args.runs):
         for index in orders[run % len(orders)]:
-            name, script, kind, _, env = programs[index]
-            results[name].append(run_once(script, kind, args.data_dir, env))
+            name, script, kind, _ = programs[index]
+            results[name].append(run_once(script, kind, args.data_dir))
             print('run %d/%d %-30s %6.2f s' % (run + 1, args.runs, name,
-                                                 results[name][-1]['wall']), flush=True)
+                                               results[name][-1]['wall']), flush=True)
 
     def median(name, key):
         values = [r[key] for r in results[name] if r.get(key) is not None]
@@ -156,21 +150,23 @@ def main():
 
     print('\nMedians of %d runs, %s, TensorFlow %s, %d cores:' % (
         args.runs, args.data_dir, tf_version(), os.cpu_count()))
-    header = ('program', 'wall s', 'import', 'load', 'train', 'report', 'steps/s',
+    header = ('program', 'wall s', 'import', 'load', 'train', 'report', 'exit', 'steps/s',
               'peak MB', 'accuracy', 'vs 2017', 'vs Keras')
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
-    for name, _, _, steps, _ in programs:
+    for name, _, _, steps in programs:
         ratios = [cell(median(name, 'wall') / median(other, 'wall'), '%.2fx')
                   if other in results else '' for other in COMPARED.get(name, ('', ''))]
         train = median(name, 'train')
         print('| %s |' % ' | '.join([
             name, cell(median(name, 'wall')), cell(median(name, 'import')),
             cell(median(name, 'load')), cell(train), cell(median(name, 'report')),
-            cell(train and steps / train, '%.0f'), cell(median(name, 'peak_mb'), '%.0f'),
+            cell(median(name, 'exit')), cell(train and steps / train, '%.0f'),
+            cell(median(name, 'peak_mb'), '%.0f'),
             cell(median(name, 'accuracy'), '%.4f')] + ratios))
     print('(train: from the loaded data to the printed test accuracy, test-set inference '
-          'included; steps/s counts that span)')
+          'included; steps/s counts that span; exit: from the end of the script to the '
+          'end of its process, part of report)')
     for name, (_, keras_name) in COMPARED.items():
         idle = keras_name in results and median(keras_name, 'epoch_starts')
         if idle:

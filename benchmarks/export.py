@@ -19,8 +19,7 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from common import ROOT
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 

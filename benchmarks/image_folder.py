@@ -28,9 +28,7 @@ import time
 import numpy as np
 from PIL import Image
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+from common import DEFAULT_DATA, HERE, ROOT
 
 LOAD = '''
 import resource, sys, time
@@ -102,8 +100,7 @@ def train(what, command, cwd):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data_dir', default=os.environ.get('CIFAR10_DIR') or
-                        os.path.join(ROOT, 'cifar-10-batches-py'),
+    parser.add_argument('--data_dir', default=DEFAULT_DATA,
                         help='the official CIFAR-10 pickles (default: $CIFAR10_DIR, or '
                              'the folder the first run downloaded)')
     parser.add_argument('--folder', default=os.path.join(tempfile.gettempdir(),

@@ -30,7 +30,6 @@ training image (one pass over the dataset) subtracted in a map().
 """
 import argparse
 import os
-import sys
 import time
 
 import keras
@@ -48,7 +47,7 @@ parser.add_argument('--image_folder', default=None,
 args = parser.parse_args()
 begin = time.time()
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import common  # noqa: E402,F401 (the project on the import path)
 from support import devices  # noqa: E402
 dtype = args.dtype or devices.compute_dtype('auto').name
 if dtype == 'bfloat16':

@@ -18,7 +18,7 @@ import time
 out_file, program = sys.argv[1], os.path.abspath(sys.argv[2])
 sys.argv = [program] + sys.argv[3:]
 sys.path.insert(0, os.path.dirname(program))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import common  # noqa: E402,F401 (the project on the import path)
 marks = {}
 
 if os.path.basename(program).startswith('keras_'):
@@ -26,12 +26,12 @@ if os.path.basename(program).startswith('keras_'):
     import keras_common as loader_module
     loader_name = 'load_cifar10'
 else:
-    from support import cli
-    cli.import_tensorflow_quietly()  # what cli.start() does after parsing the flags
+    from support import script
+    script.import_tensorflow_quietly()  # what script.start() does after the flags
     import data_helpers as loader_module
     import cnn  # noqa: F401
     import two_layer_fc  # noqa: F401
-    from support import report, training  # noqa: F401
+    from support import loop, report  # noqa: F401
     loader_name = 'load_data'
 marks['imported'] = time.time()
 
@@ -56,20 +56,9 @@ def watching_print(*args, **kwargs):
 
 
 builtins.print = watching_print
-real_exit = os._exit
-
-
-def save_marks():
+try:
+    runpy.run_path(program, run_name='__main__')
+finally:
     marks['end'] = time.time()
     with open(out_file, 'w') as f:
         json.dump(marks, f)
-
-
-def exit_now(status):  # the tutorial's scripts end with os._exit (see support/cli.run)
-    save_marks()
-    real_exit(status)
-
-
-os._exit = exit_now
-runpy.run_path(program, run_name='__main__')
-save_marks()

@@ -5,15 +5,16 @@
 
 The record flags (RECORD below) come first; script flags given here are added after
 them, so they win (e.g. --max_steps 20 for a quick check that everything runs). Prints,
-for each seed, the test accuracy and run_cnn_model.py's printed total time (start-up,
-loading, training and the test set included), and the median of each.
+for each seed, the test accuracy and the wall time of the whole run_cnn_model.py
+process (start-up, loading, training and the test set included), and the median of
+each.
 """
 import argparse
-import re
 import statistics
 import tempfile
 
-from ablation import DEFAULT_DATA, train  # one run_cnn_model.py process, its figures
+import common  # the project on the import path, DEFAULT_DATA, train
+from support import run_record
 
 # The candidate (docs/part3.md): airbench94's network, trained as airbench94_spectral
 # trains it (spectral steps for the filters, 8 epochs of batches of 2000), in this code.
@@ -25,16 +26,17 @@ RECORD = ['--channels', '64', '--later_channels', '256', '--activation', 'gelu',
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data_dir', default=DEFAULT_DATA)
+    parser.add_argument('--data_dir', default=common.DEFAULT_DATA)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     args, flags = parser.parse_known_args()
     accuracies, times = [], []
     with tempfile.TemporaryDirectory() as train_dir:
         for seed in args.seeds:
-            accuracy, seconds, _, out = train(RECORD + flags, seed, args.data_dir, train_dir)
+            accuracy, seconds, run, _ = common.train('run_cnn_model.py', RECORD + flags + [
+                '--data_dir', args.data_dir, '--seed', str(seed)], train_dir)
             accuracies.append(accuracy)
             times.append(seconds)
-            dtype = re.search(r'^dtype = (\S+)', out, re.M).group(1)
+            dtype = run_record.read(run).flags['dtype']
             print('seed %d: test accuracy %.4f in %.1f s (%s)%s' % (
                 seed, accuracy, seconds, dtype,
                 '' if accuracy >= 0.94 else ': below 94 %'), flush=True)

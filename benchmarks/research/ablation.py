@@ -1,28 +1,24 @@
 """What each of Part 3's techniques adds: run_cnn_model.py with all of them, and with
 each one taken away, over several seeds; test accuracy as mean +- sd, and time.
 
-    python benchmarks/ablation.py [--data_dir DIR] [--seeds 0 1 2] [script flags ...]
-    python benchmarks/ablation.py --channels 32 --max_steps 200   # a quicker, smaller scale
-    python benchmarks/ablation.py --rows 2 3   # only those rows (numbered as in ROWS)
+    python benchmarks/research/ablation.py [--data_dir DIR] [--seeds 0 1 2] [flags ...]
+    python benchmarks/research/ablation.py --channels 32 --max_steps 200  # smaller, quicker
+    python benchmarks/research/ablation.py --rows 2 3  # only those rows (as in ROWS)
 
 Script flags given here (e.g. --channels, --max_steps) apply to every row. Each row is
 a whole run_cnn_model.py process per seed, in a temporary train_dir; its time is the
-script's printed total. The test-time augmentation rows need no training: they score
+process's wall time. The test-time augmentation rows need no training: they score
 the first row's checkpoints with fewer test-time views, and the differences are from
 the first row: both only when it is run. Prints a Markdown table.
 """
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-# Where a learner has CIFAR-10: $CIFAR10_DIR, or the folder the first run downloaded.
-DEFAULT_DATA = os.environ.get('CIFAR10_DIR') or os.path.join(ROOT, 'cifar-10-batches-py')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import common  # noqa: E402 (the project on the import path, DEFAULT_DATA, train)
 
 ROWS = [  # (what, flags)
     ('everything (the defaults)', []),  # 0
@@ -33,38 +29,22 @@ ROWS = [  # (what, flags)
 ]
 
 
-def train(flags, seed, data_dir, train_dir):
-    """(test accuracy, seconds, run folder, printed output) of one run_cnn_model.py
-    process; a failed run ends the benchmark with its output."""
-    command = [sys.executable, os.path.join(ROOT, 'run_cnn_model.py'), '--data_dir',
-               data_dir, '--train_dir', train_dir, '--seed', str(seed)] + flags
-    out = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True)
-    if out.returncode:
-        sys.exit('run failed: %s\n%s' % (' '.join(command), out.stdout[-2000:]))
-    accuracy = float(re.search(r'^Test accuracy (\S+)', out.stdout, re.M).group(1))
-    seconds = float(re.search(r'^Total time: *(\S+)s', out.stdout, re.M).group(1))
-    folder = re.search(r'^Logs and checkpoints go to (.+)$', out.stdout, re.M).group(1)
-    return accuracy, seconds, folder, out.stdout
-
-
-def fewer_views(folders, data_dir):
-    """Test accuracy of each run's last checkpoint with the mirror image only, and
-    with the image alone (the run itself used mirror images and shifts)."""
-    sys.path.insert(0, ROOT)
+def fewer_views(trained, data_dir):
+    """Test accuracy of each trained run's last checkpoint with the mirror image only,
+    and with the image alone (the run itself used mirror images and shifts)."""
     import tensorflow as tf
     import cnn
     import data_helpers
-    from support import restore, runs, training
+    from support import loop, restore
     data = data_helpers.load_data(data_dir)
     images = tf.constant(data['images_test'])
     mirror, alone = [], []
-    for folder in folders:
-        network = restore.Network(runs.Run(folder))
+    for run in trained:
+        network = restore.Network(run)
         model = network.model
         for views, scores in [(lambda x: cnn.test_logits(x, model, shifts=False), mirror),
                               (lambda x: cnn.inference(x, model), alone)]:
-            logits = training.predict(
+            logits = loop.predict(
                 lambda rows: views(cnn.to_images(rows, network.mean_image)), images)
             scores.append(float(cnn.evaluation(logits, data['labels_test'])))
     return mirror, alone
@@ -72,7 +52,7 @@ def fewer_views(folders, data_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data_dir', default=DEFAULT_DATA)
+    parser.add_argument('--data_dir', default=common.DEFAULT_DATA)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--rows', type=int, nargs='+', choices=range(len(ROWS)),
                         default=range(len(ROWS)), help='the rows to run (default: all)')
@@ -81,14 +61,15 @@ def main():
     with tempfile.TemporaryDirectory() as train_dir:
         for row in sorted(set(args.rows)):
             what, row_flags = ROWS[row]
-            runs_ = []
+            trained = []
             for seed in args.seeds:
-                runs_.append(train(flags + row_flags, seed, args.data_dir, train_dir))
-                print('%s, seed %d: %.4f in %.1f s' % (what, seed, *runs_[-1][:2]),
+                trained.append(common.train('run_cnn_model.py', flags + row_flags + [
+                    '--data_dir', args.data_dir, '--seed', str(seed)], train_dir))
+                print('%s, seed %d: %.4f in %.1f s' % (what, seed, *trained[-1][:2]),
                       file=sys.stderr, flush=True)
-            results.append((what, [r[0] for r in runs_], [r[1] for r in runs_]))
+            results.append((what, [r[0] for r in trained], [r[1] for r in trained]))
             if row == 0:
-                mirror, alone = fewer_views([r[2] for r in runs_], args.data_dir)
+                mirror, alone = fewer_views([r[2] for r in trained], args.data_dir)
                 results += [('test-time views: mirror only, no shifts', mirror, None),
                             ('test-time views: the image alone', alone, None)]
 

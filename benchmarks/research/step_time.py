@@ -1,6 +1,7 @@
 """Where a training step of Part 3's network spends its time: one step, timed alone.
 
-    python benchmarks/step_time.py [--channels 64 --later_channels 256 --activation gelu]
+    python benchmarks/research/step_time.py [--channels 64 --later_channels 256]
+        [--activation gelu]
         [--dtype bfloat16] [--batch_size 1000] [--steps 5] [--inter_op_threads N]
         [--shifted_up_to SIDE] [--spectral]
 
@@ -13,7 +14,7 @@ both gradients; docs/part3.md, "Where a step's time goes"), and its share of the
 4096x4096 matrix product in the same precision, a yardstick timed in turns with the
 steps (this machine's speed varies from minute to minute). --shifted_up_to 7 times a
 second step in those turns, whose smaller convolutions get their filters' gradient as
-matrix products (benchmarks/filter_gradient.py) instead of oneDNN's convolution;
+matrix products instead of oneDNN's convolution;
 --spectral, a step whose filters take spectral steps (cnn.training(), batches of 2000
 in the record command).
 """
@@ -24,7 +25,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from support import cli  # noqa: E402
+import common  # noqa: E402,F401 (the project on the import path)
+from support import script  # noqa: E402
 
 
 def conv_shapes(whitening_width, channels, later_channels, size=32):
@@ -99,13 +101,13 @@ def main():
     parser.add_argument('--shifted_up_to', type=int, default=0, metavar='SIDE',
                         help='also time, in turns with the step, the same step with the '
                              'filters\' gradient of the convolutions on images of SIDE '
-                             'pixels or fewer computed as nine shifted matrix products '
-                             '(benchmarks/filter_gradient.py); 0: not')
+                             'pixels or fewer computed as nine shifted matrix products; '
+                             '0: not')
     parser.add_argument('--spectral', action='store_true',
                         help='also time, in turns, the step with spectral steps for the '
                              'filters (--spectral_rate of run_cnn_model.py)')
     args = parser.parse_args()
-    cli.import_tensorflow_quietly()
+    script.import_tensorflow_quietly()
     import tensorflow as tf
     if args.inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
