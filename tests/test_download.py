@@ -127,10 +127,13 @@ def test_wrong_checksum_keeps_no_file(tmp_path, server, archive):
     assert_good_run_recovers(tmp_path, server, archive)
 
 
-def test_http_404(tmp_path, server, archive):
-    server.mode = 'missing'
+@pytest.mark.parametrize('mode, fragments', [('missing', ['HTTP 404']),
+                                              ('half', ['broke off', 'run again'])])
+def test_a_failed_download_is_named_and_kept_nowhere(tmp_path, server, archive, mode,
+                                                     fragments):
+    server.mode = mode
     result = softmax(tmp_path, server.url, md5(archive))
-    assert_one_line_error(result, 'HTTP 404', server.url)
+    assert_one_line_error(result, server.url, *fragments)
     assert_nothing_looks_valid(tmp_path)
     assert_good_run_recovers(tmp_path, server, archive)
 
@@ -143,14 +146,6 @@ def test_connection_refused_names_the_url_and_the_manual_steps(tmp_path, server,
     result = softmax(tmp_path, url, md5(archive))
     assert_one_line_error(result, 'cannot download %s' % url, 'refused',
                           'download it by hand and save it as')
-    assert_nothing_looks_valid(tmp_path)
-    assert_good_run_recovers(tmp_path, server, archive)
-
-
-def test_server_closing_halfway(tmp_path, server, archive):
-    server.mode = 'half'
-    result = softmax(tmp_path, server.url, md5(archive))
-    assert_one_line_error(result, 'broke off', 'run again')
     assert_nothing_looks_valid(tmp_path)
     assert_good_run_recovers(tmp_path, server, archive)
 
