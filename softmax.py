@@ -95,6 +95,7 @@ def main(args):
     small_data.fit_batch(args, num_train)  # at most a tenth of the training images
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
+    images_test = zero_copy.to_tensor(data_sets['images_test'])
     mean_image = tf.constant(data_sets['mean_image'])
 
     # Define variables (these are the values we want to optimize)
@@ -115,8 +116,7 @@ def main(args):
         return batch_loss, accuracy
 
     def test_logits():
-        return loop.predict(lambda images: inference(centred(images), model),
-                            data_sets['images_test'])
+        return loop.predict(lambda images: inference(centred(images), model), images_test)
 
     # A folder of its own for the run's TensorBoard logs, ours (locked) until closed
     run = run_record.open_run(args, 'softmax', data_sets)
