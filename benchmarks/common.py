@@ -28,7 +28,8 @@ def train(script, flags, train_dir):
                          text=True)
     seconds = time.time() - started
     new = sorted(set(os.listdir(train_dir)) - before)
-    scored = len(new) == 1 and run_record.result(runs.Run(os.path.join(train_dir, new[0])))
+    run = runs.Run(os.path.join(train_dir, new[0])) if len(new) == 1 else None
+    scored = run and run_record.result(run)
     if out.returncode or not scored:
         sys.exit('run failed: %s\n%s' % (' '.join(command), out.stdout[-2000:]))
-    return scored[1], seconds, runs.Run(os.path.join(train_dir, new[0])), out.stdout
+    return scored[1], seconds, run, out.stdout
