@@ -1,9 +1,9 @@
 """Restore a trained network from its latest checkpoint and evaluate it on the test set.
 
 With no flags it takes the newest run in tf_logs; --run picks another. It may be a
-run of run_fc_model.py (Part 2) or of run_cnn_model.py (Part 3): the flags the run
-recorded say which network it is and what it trained on (support/restore.py), so no
-training flag needs repeating.
+run of run_fc_model.py (Part 2), run_cnn_model.py (Part 3) or run_pretrained_model.py:
+the flags the run recorded say which network it is and what it trained on
+(support/restore.py), so no training flag needs repeating.
 
     python restore_model.py [--run RUN_NAME] [--train_dir tf_logs]
 """
@@ -44,7 +44,7 @@ def main(args):
     data_sets = restore.test_data(run, args.data_dir)
     test_logits = loop.predict(network.logits,
                                zero_copy.to_tensor(data_sets['images_test']),
-                               what=network.views)
+                               batch_size=network.batch_size, what=network.views)
     test_accuracy = two_layer_fc.evaluation(test_logits, data_sets['labels_test'])
     print('Test accuracy {:.4f}'.format(test_accuracy))
     report.test_set(test_logits.numpy(), data_sets)

@@ -100,13 +100,15 @@ def default_data_dir(dataset='cifar10'):
     return os.environ.get(variable) or folder
 
 
-def add_common_flags(parser, several_datasets=False, checkpoint_every=None):
+def add_common_flags(parser, several_datasets=False, checkpoint_every=None,
+                     default_image_size=32):
     """The flags every training script shares: where the data and the runs are, the
     random seed, and how a folder of your own images is read; with checkpoint_every
     (the default steps between two checkpoints), --checkpoint_every and --resume.
 
     With several_datasets, --data_dir defaults to None: the script picks the folder
-    of the dataset chosen with default_data_dir().
+    of the dataset chosen with default_data_dir(). default_image_size: --image_size's
+    default.
     """
     if checkpoint_every is not None:
         parser.add_argument('--checkpoint_every', type=positive_int,
@@ -128,10 +130,11 @@ def add_common_flags(parser, several_datasets=False, checkpoint_every=None):
                  for name, (variable, folder) in DATA_DIRS.items()
                  if several_datasets or name == 'cifar10'))
     parser.add_argument(
-        '--image_size', type=image_size, default=32,
+        '--image_size', type=image_size, default=default_image_size,
         help='your own images: each is resized to this many pixels square, the whole '
              'picture (stretched if it is not square), each pixel the average of the '
-             'area it covers (default: %(default)s, as CIFAR-10)')
+             'area it covers (default: %(default)s{})'.format(
+                 ', as CIFAR-10' if default_image_size == 32 else ''))
     parser.add_argument(
         '--test_fraction', type=open_fraction, default=0.2,
         help='your own images without a test folder: the share of each class held out '

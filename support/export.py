@@ -118,8 +118,7 @@ Classes, in the order of the scores (also in `labels.txt`, one a line): {names}.
 
 Input: `images`, uint8 [count, {size}, {size}, 3], RGB values 0-255, each photo turned
 upright, made RGB and shrunk to {size}x{size} (each pixel the average of the area it
-covers) as below. Output: `probabilities`, float32 [count, {n}]. The network subtracts
-the mean training image itself{views}.
+covers) as below. Output: `probabilities`, float32 [count, {n}]. {inside}
 
 ## SavedModel (`saved_model/`): TensorFlow, NumPy and Pillow
 
@@ -146,5 +145,13 @@ classes = open('labels.txt', encoding='utf-8').read().splitlines()
 {decode}probabilities = runner(images=images)['probabilities'][0]
 {top3}```
 '''.format(n=len(classes), size=size, names=', '.join(classes), decode=decode, top3=top3,
-           views=',\nand averages the scores of the image, its mirror image and both '
-                 'shifted by a pixel' if network.kind == 'cnn' else '')
+           inside=INSIDE[network.kind])
+
+
+INSIDE = {  # what the exported network does to the images itself, by kind of run
+    'fc': 'The network subtracts\nthe mean training image itself.',
+    'cnn': 'The network subtracts\nthe mean training image itself, and averages the '
+           'scores of the image, its mirror\nimage and both shifted by a pixel.',
+    'pretrained': 'The network (MobileNetV2\npretrained on ImageNet, and a new last '
+                  'layer) scales the pixels itself, and averages\nthe scores of the '
+                  'image and its mirror image.'}

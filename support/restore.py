@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import cnn
 import data_helpers
+import pretrained
 import two_layer_fc
 from support import run_record, runs
 from support.errors import InputError
@@ -20,8 +21,9 @@ class Network:
     """A trained run's network, ready to classify.
 
     Attributes:
-      kind: 'fc' (Part 2) or 'cnn' (Part 3).
-      model: the TwoLayerFC or CNN, restored.
+      kind: 'fc' (Part 2), 'cnn' (Part 3) or 'pretrained' (run_pretrained_model.py).
+      model: the TwoLayerFC, CNN or pretrained.Head, restored.
+      base: for 'pretrained', the pretrained.MobileNetV2 under the head; else None.
       mean_image: float32 tf.Variable [3 * image_size**2]: the mean training image,
         a red, a green and a blue plane, as load_data() returns it.
       classes: the class names, in the order of the network's scores.
@@ -30,6 +32,8 @@ class Network:
       description: the network's size, as lines to print.
       views: what logits() looks at, for loop.predict()'s progress: Part 3's test
         views (cnn.TEST_VIEWS), or None for Part 2's one look, which takes no time.
+      batch_size: images logits() takes at a time (the pretrained network's
+        activations of 100 photos at 224 x 224 take 500 MB).
     """
 
     def __init__(self, run, dtype=None):
@@ -43,9 +47,10 @@ class Network:
         path = run.latest_checkpoint()
         record = run_record.read(run)
         self.kind, self.classes = record.model, record.classes
-        if self.kind not in ('fc', 'cnn'):
-            raise InputError('run %s is not a network of run_fc_model.py or '
-                             'run_cnn_model.py: pick one of those with --run' % run.name)
+        if self.kind not in ('fc', 'cnn', 'pretrained'):
+            raise InputError('run %s is not a network of run_fc_model.py, '
+                             'run_cnn_model.py or run_pretrained_model.py: pick one of '
+                             'those with --run' % run.name)
         try:
             self.image_size = int(record.flags['image_size'])
             self.model, self.description = build(self.kind, record.flags,
@@ -55,12 +60,24 @@ class Network:
                              'damaged; train it again'
                              % (run.name, runs.SCRIPTS[self.kind]))
         self.mean_image = tf.Variable(tf.zeros([3 * self.image_size**2]), trainable=False)
-        run.restore(tf.train.Checkpoint(model=self.model, mean_image=self.mean_image), path)
+        self.base, self.batch_size = None, 1000
+        if self.kind == 'pretrained':  # the project's weights file, and the new layer
+            self.base, self.batch_size = pretrained.MobileNetV2(), 100
+            checkpoint = tf.train.Checkpoint(model=self.model)
+        else:
+            checkpoint = tf.train.Checkpoint(model=self.model, mean_image=self.mean_image)
+        run.restore(checkpoint, path)
         self.step = int(self.model.global_step.numpy())
-        self.views = cnn.TEST_VIEWS if self.kind == 'cnn' else None
+        self.views = {'cnn': cnn.TEST_VIEWS, 'pretrained': 'test ' + pretrained.VIEWS,
+                      'fc': None}[self.kind]
 
     def logits(self, rows):
         """load_data()'s uint8 image rows -> logits, prepared as in training."""
+        if self.base is not None:
+            size = self.image_size
+            rows = tf.reshape(tf.cast(rows, tf.float32), [-1, 3, size, size])
+            images = tf.transpose(rows, [0, 2, 3, 1])
+            return pretrained.test_logits(images, self.base, self.model)
         if isinstance(self.model, cnn.CNN):
             return cnn.test_logits(cnn.to_images(rows, self.mean_image), self.model)
         return two_layer_fc.inference(
@@ -71,7 +88,7 @@ class Network:
         """uint8 RGB images [count, image_size, image_size, 3] -> the probability of
         each class [count, classes]."""
         rows = tf.transpose(images, [0, 3, 1, 2])  # a red, a green and a blue plane
-        return tf.nn.softmax(self.logits(tf.reshape(rows, [-1, self.mean_image.shape[0]])))
+        return tf.nn.softmax(self.logits(tf.reshape(rows, [-1, 3 * self.image_size**2])))
 
 
 def build(kind, flags, classes, image_size, dtype=None):
@@ -79,6 +96,8 @@ def build(kind, flags, classes, image_size, dtype=None):
     if kind == 'fc':  # Part 2's two-layer network
         return (two_layer_fc.TwoLayerFC(3 * image_size**2, flags['hidden1'], classes),
                 'hidden1 = {}'.format(flags['hidden1']))
+    if kind == 'pretrained':  # a new last layer on the pretrained MobileNetV2
+        return pretrained.Head(classes), 'network = MobileNetV2 (pretrained), a new layer'
     # A whitened first layer is not learned: a placeholder, restored like the rest.
     whitening = None if flags['no_whitening'] else tf.zeros([2, 2, 3, cnn.WHITENING_WIDTH])
     later_channels = flags['later_channels'] or 2 * flags['channels']

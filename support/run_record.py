@@ -101,7 +101,8 @@ def open_run(args, model, data_sets, chief=True):
 
     Args:
       args: the parsed flags.
-      model: the run's kind, the first word of its name: 'fc', 'cnn', 'softmax'.
+      model: the run's kind, the first word of its name: 'fc', 'cnn', 'softmax',
+        'pretrained'.
       data_sets: what load_data() returned: its classes are recorded, and a resumed
         run must have the very images (the same fingerprint) it started with.
       chief: False for the other workers of a cluster: they get a temporary folder,

@@ -31,7 +31,8 @@ LOCKED_BYTE = 1 << 30  # what msvcrt locks: far past the pid, which stays readab
 CHECKPOINT = re.compile(r'^checkpoint-(\d{1,12})\.index$')
 CHECKPOINT_FILE = re.compile(r'^checkpoint-(\d{1,12})\.(index|data-\d{5}-of-\d{5})$')
 KEEP = 5  # checkpoints kept per run, as tf.train.CheckpointManager does
-SCRIPTS = {'fc': 'run_fc_model.py', 'cnn': 'run_cnn_model.py', 'softmax': 'softmax.py'}
+SCRIPTS = {'fc': 'run_fc_model.py', 'cnn': 'run_cnn_model.py', 'softmax': 'softmax.py',
+           'pretrained': 'run_pretrained_model.py'}
 
 
 def script_hint(name):

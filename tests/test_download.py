@@ -271,7 +271,8 @@ def test_missing_parent_folders_of_data_dir_are_created(tmp_path, server, archiv
     assert (tmp_path / 'new' / 'deeper' / 'cifar-10-python.tar.gz').read_bytes() == archive
 
 
-@pytest.mark.parametrize('script', ['softmax.py', 'run_fc_model.py', 'run_cnn_model.py'])
+@pytest.mark.parametrize('script', ['softmax.py', 'run_fc_model.py', 'run_cnn_model.py',
+                                    'run_pretrained_model.py'])
 def test_a_missing_folder_of_another_name_is_one_line_not_a_download(tmp_path, script):
     requests = []
     server = LoopbackServer(lambda request: (requests.append(1), request.send_error(404)))

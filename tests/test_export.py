@@ -16,6 +16,7 @@ from PIL import Image
 
 from conftest import (REAL_DATA, LoopbackServer, assert_one_line_error, run_folder,
                       run_script, write_cifar)
+from test_pretrained import PHOTOS
 from test_hardening import small_disk  # noqa: F401 (a fixture)
 from test_image_folder import CLASSES, write_folder
 
@@ -38,8 +39,9 @@ print('modules:', ' '.join(sorted(m for m in sys.modules if m.split('.')[0] in
 
 @pytest.fixture(scope='module')
 def runs_to_export(tmp_path_factory):
-    """{kind: (train_dir, data_dir)}: a Part 2 run, a Part 3 run and a Part 3 run on a
-    folder of photos, each with its own data (deleted by the tests that need it gone)."""
+    """{kind: (train_dir, data_dir)}: a Part 2 run, a Part 3 run, a Part 3 run on a
+    folder of photos and a pretrained run on real photos, each with its own data (deleted
+    by the tests that need it gone)."""
     root = tmp_path_factory.mktemp('export')
     made = {}
     for kind, script, flags in [
@@ -48,9 +50,11 @@ def runs_to_export(tmp_path_factory):
                                          '--dtype', 'float32']),
             ('photos', 'run_cnn_model.py', ['--channels', 8, '--max_steps', 60,
                                             '--learning_rate', 0.2, '--dtype', 'float32',
-                                            '--image_size', 24])]:
+                                            '--image_size', 24]),
+            ('pretrained', 'run_pretrained_model.py', ['--max_steps', 40])]:
         data = (write_folder(root / kind / 'my_photos') if kind == 'photos'
-                else write_cifar(root / kind / 'cifar-10-batches-py'))
+                else shutil.copytree(PHOTOS, root / kind / 'my_photos')
+                if kind == 'pretrained' else write_cifar(root / kind / 'cifar-10-batches-py'))
         train_dir = root / kind / 'tf_logs'
         result = run_script(script, '--data_dir', data, '--train_dir', train_dir,
                             '--seed', 3, *flags, cwd=root / kind)
@@ -82,7 +86,7 @@ def network_of(train_dir):
     return restore.Network(runs.find_run(str(train_dir)))
 
 
-@pytest.mark.parametrize('kind', ['fc', 'cnn', 'photos'])
+@pytest.mark.parametrize('kind', ['fc', 'cnn', 'photos', 'pretrained'])
 def test_a_moved_run_without_its_data_classifies_the_same(runs_to_export, tmp_path, kind):
     train_dir, data = runs_to_export[kind]
     network = network_of(train_dir)
@@ -126,7 +130,7 @@ def test_restore_without_the_test_data_is_one_line_and_downloads_nothing(
         server.close()
 
 
-@pytest.mark.parametrize('kind', ['fc', 'cnn', 'photos'])
+@pytest.mark.parametrize('kind', ['fc', 'cnn', 'photos', 'pretrained'])
 def test_the_exports_give_the_runs_probabilities_outside_the_project(
         runs_to_export, tmp_path, kind):
     train_dir, data = runs_to_export[kind]
@@ -145,6 +149,11 @@ def test_the_exports_give_the_runs_probabilities_outside_the_project(
         images = np.concatenate([images, [
             predict_image.load_image(str(data / name / ('%03d.jpg' % i)), size)
             for name in CLASSES for i in range(3)]])
+    if kind == 'pretrained':
+        import predict_image
+        images = np.concatenate([images, [
+            predict_image.load_image(str(photo), network.image_size)
+            for photo in sorted(data.glob('*/*/*.jpg'))]])
     np.save(tmp_path / 'images.npy', images)
     outside = subprocess.run(
         [sys.executable, '-c', OUTSIDE, str(tmp_path / 'images.npy'),

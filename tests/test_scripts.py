@@ -355,8 +355,8 @@ def test_restore_model_refuses_a_corrupt_checkpoint(tiny_cifar, trained, tmp_pat
 # Starting up -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize('script', [
-    'softmax.py', 'run_fc_model.py', 'run_cnn_model.py', 'restore_model.py',
-    'predict_image.py', 'tune_fc_model.py'])
+    'softmax.py', 'run_fc_model.py', 'run_cnn_model.py', 'run_pretrained_model.py',
+    'restore_model.py', 'predict_image.py', 'tune_fc_model.py'])
 def test_help_and_flag_errors_answer_before_tensorflow_is_imported(script, tmp_path):
     # A tensorflow that cannot be imported: the answers come before any import of it.
     fake = tmp_path / 'fake' / 'tensorflow'
