@@ -1,7 +1,7 @@
 """From scratch against pretrained on folders of real photos: run_cnn_model.py's defaults
 and run_pretrained_model.py's, each seed in a process of its own.
 
-    python benchmarks/pretrained.py FOLDER [FOLDER ...] [--seeds 3]
+    python benchmarks/photo_folders.py FOLDER [FOLDER ...] [--seeds 3]
 
 First, how many 224x224 images a second the pretrained network turns into features
 here (batches of 100, as run_pretrained_model.py computes them). Then, for each folder
