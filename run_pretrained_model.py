@@ -79,11 +79,11 @@ def main(args):
 
     # The pretrained network's features of each training image and of its mirror
     # image, computed once: the network does not change while the last layer trains.
-    def views(rows):
-        images = images_of(rows)
+    @tf.function
+    def views(images):
         return tf.stack([pretrained.features(images, base),
                          pretrained.features(tf.reverse(images, axis=[2]), base)], axis=1)
-    features_train = loop.predict(tf.function(views),
+    features_train = loop.predict(lambda rows: views(images_of(rows)),
                                   zero_copy.to_tensor(data_sets['images_train']),
                                   batch_size=100, what='training ' + pretrained.VIEWS)
     features_train = tf.reshape(features_train, [-1, pretrained.FEATURES])
@@ -143,10 +143,10 @@ def main(args):
                 print('Saved checkpoint', run.save(checkpoint, i + 1))
 
         # After finishing the training, evaluate on the test set.
-        test_logits = loop.predict(
-            tf.function(lambda rows: pretrained.test_logits(images_of(rows), base, head)),
-            zero_copy.to_tensor(data_sets['images_test']), batch_size=100,
-            what='test ' + pretrained.VIEWS)
+        scores = tf.function(lambda images: pretrained.test_logits(images, base, head))
+        test_logits = loop.predict(lambda rows: scores(images_of(rows)),
+                                   zero_copy.to_tensor(data_sets['images_test']),
+                                   batch_size=100, what='test ' + pretrained.VIEWS)
         test_accuracy = pretrained.evaluation(test_logits, data_sets['labels_test'])
         print('Test accuracy {:.4f}'.format(test_accuracy))
         report.test_set(test_logits.numpy(), data_sets, summary_writer, head.global_step)
