@@ -18,6 +18,7 @@ says where it comes from), 8-bit numbers read here as float32, each convolution'
 normalisation already folded into its bias.
 """
 import hashlib
+import math
 import os
 
 import numpy as np
@@ -86,6 +87,14 @@ def read_weights(path):
                        (interpreter.get_tensor(bias['index'])
                         * bias['quantization_parameters']['scales']).astype(np.float32)))
     return layers
+
+
+def to_images(rows):
+    """load_data()'s rows (a red, a green and a blue plane each) as float32 images
+    [count, size, size, 3], RGB 0-255, as features() takes them."""
+    size = math.isqrt(rows.shape[-1] // 3)  # the images are square
+    rows = tf.reshape(tf.cast(rows, tf.float32), [-1, 3, size, size])
+    return tf.transpose(rows, [0, 2, 3, 1])
 
 
 def features(images, base):

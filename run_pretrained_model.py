@@ -71,11 +71,6 @@ def main(args):
             isinstance(args.image_size, small_data.DefaultInt):
         args.image_size = 32
     data_sets = data_helpers.load_data(args.data_dir, args.image_size, args.test_fraction)
-    size = args.image_size
-
-    def images_of(rows):  # load_data()'s rows (a red, a green and a blue plane each)
-        return tf.transpose(tf.reshape(tf.cast(rows, tf.float32), [-1, 3, size, size]),
-                            [0, 2, 3, 1])
 
     # The pretrained network's features of each training image and of its mirror
     # image, computed once: the network does not change while the last layer trains.
@@ -83,7 +78,7 @@ def main(args):
     def views(images):
         return tf.stack([pretrained.features(images, base),
                          pretrained.features(tf.reverse(images, axis=[2]), base)], axis=1)
-    features_train = loop.predict(lambda rows: views(images_of(rows)),
+    features_train = loop.predict(lambda rows: views(pretrained.to_images(rows)),
                                   zero_copy.to_tensor(data_sets['images_train']),
                                   batch_size=100, what='training ' + pretrained.VIEWS)
     features_train = tf.reshape(features_train, [-1, pretrained.FEATURES])
@@ -144,7 +139,7 @@ def main(args):
 
         # After finishing the training, evaluate on the test set.
         scores = tf.function(lambda images: pretrained.test_logits(images, base, head))
-        test_logits = loop.predict(lambda rows: scores(images_of(rows)),
+        test_logits = loop.predict(lambda rows: scores(pretrained.to_images(rows)),
                                    zero_copy.to_tensor(data_sets['images_test']),
                                    batch_size=100, what='test ' + pretrained.VIEWS)
         test_accuracy = pretrained.evaluation(test_logits, data_sets['labels_test'])

@@ -74,10 +74,7 @@ class Network:
     def logits(self, rows):
         """load_data()'s uint8 image rows -> logits, prepared as in training."""
         if self.base is not None:
-            size = self.image_size
-            rows = tf.reshape(tf.cast(rows, tf.float32), [-1, 3, size, size])
-            images = tf.transpose(rows, [0, 2, 3, 1])
-            return pretrained.test_logits(images, self.base, self.model)
+            return pretrained.test_logits(pretrained.to_images(rows), self.base, self.model)
         if isinstance(self.model, cnn.CNN):
             return cnn.test_logits(cnn.to_images(rows, self.mean_image), self.model)
         return two_layer_fc.inference(
