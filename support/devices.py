@@ -111,9 +111,10 @@ def is_chief(strategy):
     return resolver is None or resolver.task_id in (0, None)
 
 
-def agree(strategy, args, ignored=('data_dir', 'train_dir', 'seed')):
+def agree(strategy, args, ignored=('data_dir', 'train_dir', 'seed', 'run')):
     """On a cluster: every worker takes the chief's seed (drawn there when --seed is
-    not given), and all must have the same flags, or each stops with one line.
+    not given), and all must have the same flags, or each stops with one line (not
+    the run's name: it holds the second each worker started in).
 
     Returns:
       The seed to use.
