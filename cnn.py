@@ -22,6 +22,12 @@ convolution, batch norm, ReLU), the first with `channels` channels and the other
 with twice as many (airbench's record network: 64, then 256, and GELU for ReLU), and a
 last layer, as in Part 2, that gives one score per class from the largest response of
 each final channel.
+
+On a CPU, a step's time is its arithmetic, and a convolution's arithmetic is its
+image's area. Progressive resizing (run_cnn_model.py's --small_steps) trains the
+first steps on random 24x24 squares of the images (augment()), 0.53x the arithmetic
+of whole ones, and the last steps on whole images, as the test sees them: the last
+layer takes the largest response of each channel anywhere, so any size fits.
 """
 import math
 
@@ -182,27 +188,35 @@ def to_images(rows, mean_image):
     return tf.transpose(tf.reshape(centred, [-1, 3, size, size]), [0, 2, 3, 1])
 
 
-def augment(images, flip, seed):
+def augment(images, flip, seed, size=None):
     """Data augmentation: flip images left to right and shift each by up to 2 pixels
     each way (filling in with the mirror image of its border). A cat is still a cat,
     so the network sees a new variant of each image in every epoch.
+
+    With a smaller size, each image is cut to a random size x size square of itself
+    (anywhere in the shifted image): the network sees the cat at the size it has in
+    the test images, only less of the picture around it, and every convolution
+    computes on (size/32)**2 of the pixels (progressive resizing, below).
 
     Args:
       images: float32 tensor, [batch size, height, width, channels].
       flip: bool tensor [batch size]: which images to flip.
       seed: int64 tensor [2]: the shifts depend on it alone (TensorFlow's stateless
         random numbers), so a resumed run repeats them exactly.
+      size: the side of the images returned (a Python int); None: the images' own.
 
     Returns:
-      Tensor of the same shape: image i is a variant of images[i].
+      Tensor [batch size, size, size, channels]: image i is a variant of images[i].
     """
     with tf.name_scope('Augment'):
         images = tf.where(flip[:, None, None, None], tf.reverse(images, [2]), images)
-        shape = tf.shape(images)
+        side = images.shape[1]  # square images: rows and columns alike
+        size = size or side
         padded = tf.pad(images, [[0, 0], [2, 2], [2, 2], [0, 0]], mode='REFLECT')
-        shifts = tf.random.stateless_uniform([shape[0], 2], seed, 0, 5, tf.int32)
-        rows = shifts[:, 0:1] + tf.range(shape[1])  # the rows each image keeps
-        columns = shifts[:, 1:2] + tf.range(shape[2])
+        shifts = tf.random.stateless_uniform([tf.shape(images)[0], 2], seed, 0,
+                                             side + 5 - size, tf.int32)
+        rows = shifts[:, 0:1] + tf.range(size)  # the rows each image keeps
+        columns = shifts[:, 1:2] + tf.range(size)
         images = tf.gather(padded, rows, axis=1, batch_dims=1)
         return tf.gather(images, columns, axis=2, batch_dims=1)
 

@@ -17,6 +17,7 @@ exactly where it stopped, with the flags it was started with. With TF_CONFIG set
 process is one worker of a cluster of machines (README, "Several machines").
 """
 import contextlib
+import math
 import time
 
 from support import cli, run_record, script, small_data
@@ -40,6 +41,14 @@ def parse_args(argv=None):
                              'descent, as the other weights (default: %(default)s)')
     parser.add_argument('--max_steps', type=cli.positive_int, default=650,
                         help='number of steps to run trainer (default: %(default)s)')
+    parser.add_argument('--small_steps', type=cli.non_negative_int, default=0,
+                        help='progressive resizing: the first this many steps train on '
+                             'random --small_size crops of the images, which cost '
+                             '(small_size/32)**2 of a full step; the rest see whole '
+                             'images, as the test does (default: %(default)s)')
+    parser.add_argument('--small_size', type=cli.positive_int, default=24,
+                        help='side in pixels of the crops of --small_steps '
+                             '(default: %(default)s)')
     parser.add_argument('--channels', type=cli.positive_int, default=48,
                         help='channels of the first block of convolutions; the other '
                              'two have twice as many, or --later_channels '
@@ -116,6 +125,9 @@ def main(args):
     if args.batch_size < strategy.num_replicas_in_sync:
         raise InputError('--batch_size must be at least the number of devices (%d)'
                          % strategy.num_replicas_in_sync)
+    size = math.isqrt(data_sets['images_train'].shape[1] // 3)  # square, 3 colours
+    if args.small_steps and not 9 <= args.small_size <= size:  # 9: a last pixel left
+        raise InputError('--small_size must be from 9 to the images\' size (%d)' % size)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     mean_image = tf.Variable(data_sets['mean_image'], trainable=False)
@@ -167,7 +179,7 @@ def main(args):
         decay = 0.95**5 * (tf.cast(step, tf.float32) / args.max_steps)**3
         cnn.lookahead(model, tf.where(step == lookahead_start, 0.0, decay), active)
 
-    def replica_step(indices):
+    def replica_step(indices, size):
         # With several devices, each takes its share of the batch, and its own
         # shifts: random numbers that depend on the seed and step only.
         replica = tf.distribute.get_replica_context()
@@ -176,7 +188,7 @@ def main(args):
         seed = tf.stack([tf.constant(args.seed, tf.int64), model.global_step * replicas +
                          tf.cast(replica.replica_id_in_sync_group, tf.int64)])
         images = cnn.augment(cnn.to_images(tf.gather(images_train, indices), mean_image),
-                             flips(indices, seed), seed)
+                             flips(indices, seed), seed, size)
         labels = tf.gather(labels_train, indices)
         with tf.GradientTape() as tape:
             logits = cnn.inference(images, model, training=True)
@@ -189,16 +201,18 @@ def main(args):
             lookahead_at(model.global_step)
         return loss, accuracy
 
-    def train_step(indices):
-        losses, accuracies = strategy.run(replica_step, args=(indices,))
+    def train_step(indices, size):
+        losses, accuracies = strategy.run(replica_step, args=(indices, size))
         return (strategy.reduce('MEAN', losses, axis=None),
                 strategy.reduce('MEAN', accuracies, axis=None))
 
     # The run's folder is ours (locked) until the logs are written and closed.
     with run, contextlib.closing(tf.summary.create_file_writer(run.path)) as summary_writer:
         run_record.log_hparams(summary_writer, 'cnn', run, args)
-        train_step = loop.step_function(train_step, summary_writer, model.global_step,
-                                        run)
+        # Progressive resizing: one graph for the steps on small crops, one for the rest.
+        train_step = loop.step_function(
+            train_step, summary_writer, model.global_step, run,
+            variant_at=lambda step: args.small_size if step < args.small_steps else None)
         progress = loop.Progress(args.batch_size, num_train, args.max_steps)
 
         # Generate input data batches (from where a resumed run stopped)

@@ -39,7 +39,7 @@ def set_seed(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def step_function(train_step, summary_writer, global_step, run=None):
+def step_function(train_step, summary_writer, global_step, run=None, variant_at=None):
     """train_step(indices) -> (loss, accuracy) as one TensorFlow graph.
 
     Args:
@@ -48,6 +48,9 @@ def step_function(train_step, summary_writer, global_step, run=None):
       summary_writer: tf.summary writer for the summaries and the graph.
       global_step: the int64 tf.Variable that counts the steps.
       run: the support.runs.Run whose last good checkpoint a divergence names.
+      variant_at: None, or function(step number) -> a Python value that train_step
+        then takes as its second argument (Part 3: the size of the step's images);
+        a graph is traced for each value the first time it is needed.
 
     Returns:
       A function(indices) -> (loss, accuracy).
@@ -59,23 +62,34 @@ def step_function(train_step, summary_writer, global_step, run=None):
     # argument matching): one without summary ops for most steps, one with them for
     # every 100th. The first is what TensorBoard's Graphs tab shows: the layers, loss
     # and accuracy, without summary edges crowding the network out of the picture.
-    def with_summaries(indices):
-        with summary_writer.as_default(step=global_step), tf.summary.record_if(True):
-            return train_step(indices)
-
-    # autograph=False: the steps branch on Python values only; AutoGraph would change
-    # nothing but the time to trace them.
     spec = tf.TensorSpec([None], tf.int64, name='indices')
-    plain = tf.function(train_step, autograph=False).get_concrete_function(spec)
-    summarised = tf.function(with_summaries, autograph=False).get_concrete_function(spec)
-    with summary_writer.as_default():
-        tf.summary.graph(plain.graph)
+    graphs = {}
+
+    def graph(step):
+        variant = variant_at(step) if variant_at else None
+        key = variant, step % SUMMARY_EVERY == 0
+        if key not in graphs:
+            def one_step(indices):
+                return train_step(indices, variant) if variant_at else train_step(indices)
+
+            def with_summaries(indices):
+                with summary_writer.as_default(step=global_step), \
+                        tf.summary.record_if(True):
+                    return one_step(indices)
+            # autograph=False: the steps branch on Python values only; AutoGraph would
+            # change nothing but the time to trace them.
+            graphs[key] = tf.function(with_summaries if key[1] else one_step,
+                                      autograph=False).get_concrete_function(spec)
+        return graphs[key]
+
     step = int(global_step.numpy())  # the next step's number, counted here
+    plain = graph(step + (step % SUMMARY_EVERY == 0)).graph  # traced outside the writer
+    with summary_writer.as_default():
+        tf.summary.graph(plain)
 
     def checked_step(indices):
         nonlocal step
-        graph = summarised if step % SUMMARY_EVERY == 0 else plain
-        loss, accuracy = graph(tf.convert_to_tensor(indices, tf.int64))
+        loss, accuracy = graph(step)(tf.convert_to_tensor(indices, tf.int64))
         step += 1
         if not math.isfinite(loss):
             last_good = run and run.latest_checkpoint()

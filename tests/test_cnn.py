@@ -225,6 +225,33 @@ def test_augment_flips_the_images_asked_and_shifts_each_in_its_place():
     assert len(seen) > 10  # the shifts differ from image to image
 
 
+def test_augment_with_a_smaller_size_cuts_a_random_square_of_each_shifted_image():
+    tf.random.set_seed(2)
+    images = tf.random.normal([40, 32, 32, 3])
+    flip = tf.constant(np.arange(40) % 2 == 0)
+    crops = cnn.augment(images, flip, tf.constant([4, 1], tf.int64), size=24).numpy()
+    assert crops.shape == (40, 24, 24, 3)
+    corners = set()
+    for i in range(len(images)):
+        image = images[i].numpy()[:, ::-1] if i % 2 == 0 else images[i].numpy()
+        padded = np.pad(image, [(2, 2), (2, 2), (0, 0)], mode='reflect')
+        found = [(y, x) for y in range(13) for x in range(13)
+                 if np.array_equal(padded[y:y + 24, x:x + 24], crops[i])]
+        assert len(found) == 1, i  # one square of the image, flipped if asked
+        corners.add(found[0])
+    assert len(corners) > 20  # anywhere in the padded image, not only near its centre
+
+
+def test_progressive_resizing_trains_on_small_crops_then_whole_images(tiny_cifar,
+                                                                      tmp_path):
+    result = train_cnn(tiny_cifar, tmp_path / 'tf_logs', '--max_steps', 30,
+                       '--small_steps', 20, '--small_size', 16)
+    assert result.returncode == 0, result.stderr
+    assert 'small_steps = 20' in result.stdout.splitlines()
+    assert printed_value(restore(tiny_cifar, tmp_path / 'tf_logs').stdout,
+                         'Test accuracy') == printed_value(result.stdout, 'Test accuracy')
+
+
 def train_cnn(data_dir, train_dir, *flags, env=None):
     # CPU_DEVICES=2 splits the CPU as TensorFlow starts: a new process.
     run = run_subprocess if (env or {}).get('CPU_DEVICES') == '2' else run_script
@@ -333,6 +360,8 @@ def test_a_gelu_run_with_wider_later_blocks_restores(tiny_cifar, tmp_path):
     (['--channels', 0], None, 'argument --channels: must be > 0, got 0'),
     (['--activation', 'tanh'], None, "argument --activation: invalid choice: 'tanh'"),
     (['--label_smoothing', 1], None, 'argument --label_smoothing: must be >= 0 and < 1'),
+    (['--small_steps', 10, '--small_size', 33], None,
+     '--small_size must be from 9 to the images\' size (32)'),
     (['--dtype', 'float16'], None, "argument --dtype: invalid choice: 'float16'"),
     (['--max_steps', 1], {'CPU_DEVICES': 'many'}, 'CPU_DEVICES must be a number'),
     (['--batch_size', 1], {'CPU_DEVICES': '2'}, 'at least the number of devices (2)'),

@@ -75,8 +75,9 @@ def test_fc_resumed_after_a_signal_ends_as_the_run_left_alone(
 
 
 @sends_signals
-@pytest.mark.parametrize('steps', [[], ['--spectral_rate', 0.1, '--warmup', 0]],
-                         ids=['gradient-descent', 'spectral'])
+@pytest.mark.parametrize('steps', [[], ['--spectral_rate', 0.1, '--warmup', 0],
+                                   ['--small_steps', 15, '--small_size', 20]],
+                         ids=['gradient-descent', 'spectral', 'small-crops'])
 def test_cnn_resumed_after_ctrl_c_ends_as_the_run_left_alone(tiny_cifar, tmp_path, steps):
     reference_dir = tmp_path / 'reference' / 'tf_logs'
     train('run_cnn_model.py', tiny_cifar, reference_dir, *CNN, *steps)
