@@ -178,12 +178,18 @@ class BatchNorm(tf.Module):
         return y
 
 
+def image_side(rows):
+    """The side in pixels of load_data()'s square images, from a row's length (3
+    colour planes of side x side bytes)."""
+    return math.isqrt(rows.shape[-1] // 3)
+
+
 def to_images(rows, mean_image):
     """load_data()'s rows of bytes (a red, a green and a blue plane each, 32x32 for
     CIFAR-10) as float32 images [batch size, height, width, 3], the mean training image
     subtracted and divided by 64, about the pixels' standard deviation, so they are
     about unit size."""
-    size = math.isqrt(rows.shape[-1] // 3)  # the images are square
+    size = image_side(rows)
     centred = (tf.cast(rows, tf.float32) - mean_image) / 64
     return tf.transpose(tf.reshape(centred, [-1, 3, size, size]), [0, 2, 3, 1])
 

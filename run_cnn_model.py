@@ -17,7 +17,6 @@ exactly where it stopped, with the flags it was started with. With TF_CONFIG set
 process is one worker of a cluster of machines (README, "Several machines").
 """
 import contextlib
-import math
 import time
 
 from support import cli, run_record, script, small_data
@@ -125,9 +124,9 @@ def main(args):
     if args.batch_size < strategy.num_replicas_in_sync:
         raise InputError('--batch_size must be at least the number of devices (%d)'
                          % strategy.num_replicas_in_sync)
-    size = math.isqrt(data_sets['images_train'].shape[1] // 3)  # square, 3 colours
-    if args.small_steps and not 9 <= args.small_size <= size:  # 9: a last pixel left
-        raise InputError('--small_size must be from 9 to the images\' size (%d)' % size)
+    side = cnn.image_side(data_sets['images_train'])
+    if args.small_steps and not 9 <= args.small_size <= side:  # 9: a last pixel left
+        raise InputError('--small_size must be from 9 to the images\' size (%d)' % side)
     images_train = zero_copy.to_tensor(data_sets['images_train'])
     labels_train = tf.constant(data_sets['labels_train'])
     mean_image = tf.Variable(data_sets['mean_image'], trainable=False)
