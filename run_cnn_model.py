@@ -43,8 +43,9 @@ def parse_args(argv=None):
     parser.add_argument('--small_steps', type=cli.non_negative_int, default=0,
                         help='progressive resizing: the first this many steps train on '
                              'random --small_size crops of the images, which cost '
-                             '(small_size/32)**2 of a full step; the rest see whole '
-                             'images, as the test does (default: %(default)s)')
+                             '(small_size/side)**2 of a full step (side 32 for '
+                             'CIFAR-10); the rest see whole images, as the test does '
+                             '(default: %(default)s)')
     parser.add_argument('--small_size', type=cli.positive_int, default=24,
                         help='side in pixels of the crops of --small_steps '
                              '(default: %(default)s)')
