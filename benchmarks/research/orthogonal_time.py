@@ -36,11 +36,10 @@ def newton_schulz(filters, steps=5):
 
 def main():
     tf.random.set_seed(0)
-    for widths in ([24, 48, 96, 96], [24, 64, 256, 256]):
-        shapes = []
-        for fan_in, width in zip(widths, widths[1:]):
-            shapes += [(3, 3, fan_in, width), (3, 3, width, width)]
-        filters = [tf.random.normal(shape) for shape in shapes]
+    for channels, later_channels in [(48, 96), (64, 256)]:
+        # Random velocities of the shapes of the network's own filters.
+        model = cnn.CNN(channels, 10, later_channels=later_channels)
+        filters = [tf.random.normal(f.shape) for f in model.filters]
         for name, method in [('svd', cnn.orthogonal), ('newton-schulz', newton_schulz)]:
             step = tf.function(lambda: [method(f) for f in filters])
             step(), step()
@@ -51,10 +50,11 @@ def main():
                 times.append(time.perf_counter() - start)
             values = [np.linalg.svd(r.numpy().reshape(-1, r.shape[-1]), compute_uv=False)
                       for r in results]
-            print('channels %s, %s: %.1f ms for the 6 filters, singular values %.2f-%.2f'
-                  % ('/'.join(map(str, widths[1:])), name, 1000 * statistics.median(times),
-                     min(v.min() for v in values), max(v.max() for v in values)),
-                  flush=True)
+            print('channels %d/%d/%d, %s: %.1f ms for the 6 filters, singular values '
+                  '%.2f-%.2f' % (channels, later_channels, later_channels, name,
+                                 1000 * statistics.median(times),
+                                 min(v.min() for v in values),
+                                 max(v.max() for v in values)), flush=True)
 
 
 if __name__ == '__main__':
